@@ -1,0 +1,1 @@
+"""Code shared by every Guichet service and the gateway. No entrypoints live here."""

@@ -1,0 +1,228 @@
+"""Database plumbing shared by the services: engine, unit of work with a transactional
+outbox, processed-event records for idempotent handlers, and Alembic migrations.
+
+Why commit inside the entrypoint rather than in `worker_result`: Nameko sends the RPC
+reply before `worker_result` runs, and a state change must be durable before it is
+acknowledged. So service code calls `uow.commit()`; `worker_result` only rolls back and
+closes whatever is left.
+
+Why an outbox: an event must not be lost if the process dies between the commit and
+the publish. Events are written in the same transaction as the change, published right
+after the commit, and a timer re-publishes any row left unsent (at-least-once; handlers
+are idempotent on `event_id`).
+"""
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, String, create_engine, event, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMixin:
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ProcessedEventMixin:
+    """One row per (event, handler) already handled: makes redelivery harmless."""
+    __tablename__ = "processed_event"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handler: Mapped[str] = mapped_column(String(80), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL lets readers and one writer work at once across processes.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 10)
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kw)
+
+
+class UnitOfWork:
+    """A session plus the events to publish once the change is committed."""
+
+    def __init__(self, session: Session, outbox_model: type | None,
+                 publish: Callable[[str, dict[str, Any]], None] | None) -> None:
+        self.session = session
+        self._outbox_model = outbox_model
+        self._publish = publish
+        self._pending: list[Any] = []
+
+    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        if self._outbox_model is None:
+            raise RuntimeError("this service has no outbox table")
+        row = self._outbox_model(id=payload["event_id"], event_type=event_type, payload=payload)
+        self.session.add(row)
+        self._pending.append(row)
+
+    def commit(self) -> None:
+        self.session.commit()
+        rows, self._pending = self._pending, []
+        sent = [row.id for row in rows if self._try_publish(row.event_type, row.payload)]
+        if sent:
+            assert self._outbox_model is not None
+            self.session.query(self._outbox_model).filter(self._outbox_model.id.in_(sent)).delete(
+                synchronize_session=False)
+            self.session.commit()
+
+    def rollback(self) -> None:
+        self._pending = []
+        self.session.rollback()
+
+    def first_time(self, processed_model: type, event_id: str, handler: str) -> bool:
+        """Record that this handler saw this event; False if it already had."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(processed_model(event_id=event_id, handler=handler))
+        except IntegrityError:
+            return False
+        return True
+
+    def _try_publish(self, event_type: str, payload: dict[str, Any]) -> bool:
+        if self._publish is None:
+            return False
+        try:
+            self._publish(event_type, payload)
+            return True
+        except Exception:  # the timer will retry from the outbox
+            log.warning("publish of %s failed; left in outbox", event_type, exc_info=True)
+            return False
+
+    def flush_outbox(self, older_than: timedelta = timedelta(seconds=5), limit: int = 200) -> int:
+        """Publish outbox rows left behind by a crash or a broker hiccup."""
+        if self._outbox_model is None:
+            return 0
+        model = self._outbox_model
+        cutoff = utcnow() - older_than
+        rows = self.session.execute(
+            select(model).where(model.created_at < cutoff).order_by(model.created_at).limit(limit)
+        ).scalars().all()
+        done = 0
+        for row in rows:
+            if self._try_publish(row.event_type, row.payload):
+                self.session.delete(row)
+                done += 1
+        self.session.commit()
+        return done
+
+
+try:  # Nameko is absent from plain domain tests; the provider needs it.
+    from nameko.events import EventDispatcher
+
+    class Store(EventDispatcher):
+        """DependencyProvider: a UnitOfWork per worker, events through the outbox.
+
+        It is an EventDispatcher so events go to `<service>.events` like Nameko's own.
+        """
+
+        def __init__(self, outbox_model: type | None = None, **options: Any) -> None:
+            super().__init__(**options)
+            self.outbox_model = outbox_model
+            self.engine: Engine | None = None
+            self.uows: weakref.WeakKeyDictionary[Any, UnitOfWork] = weakref.WeakKeyDictionary()
+
+        def setup(self) -> None:
+            super().setup()
+            self.engine = make_engine(self.container.config["DB_URL"])
+
+        def stop(self) -> None:
+            if self.engine is not None:
+                self.engine.dispose()
+            super().stop()
+
+        def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
+            dispatch = super().get_dependency(worker_ctx)
+            uow = UnitOfWork(Session(self.engine, expire_on_commit=False), self.outbox_model, dispatch)
+            self.uows[worker_ctx] = uow
+            return uow
+
+        def worker_teardown(self, worker_ctx: Any) -> None:
+            uow = self.uows.pop(worker_ctx, None)
+            if uow is not None:
+                uow.session.rollback()
+                uow.session.close()
+except ImportError:  # pragma: no cover
+    pass
+
+
+# --- migrations -----------------------------------------------------------------
+
+
+def migrate(service: str, url: str) -> None:
+    """Bring the service's database to the newest Alembic revision.
+
+    On PostgreSQL an advisory lock serialises scaled replicas starting together.
+    """
+    import importlib
+
+    from alembic import command
+    from alembic.config import Config
+
+    pkg = importlib.import_module(f"guichet_{service}")
+    script_location = str(Path(pkg.__file__).parent / "migrations")  # type: ignore[arg-type]
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(hashtext(:s))"), {"s": "migrate-" + service})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:s))"), {"s": "migrate-" + service})
+        conn.commit()
+    engine.dispose()
+
+
+def run_migrations(target_metadata: Any) -> None:
+    """The body of every service's migrations/env.py."""
+    from alembic import context
+
+    conn = context.config.attributes.get("connection")
+    if conn is None:
+        engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata,
+                              render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+

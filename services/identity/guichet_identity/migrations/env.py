@@ -1,0 +1,4 @@
+from guichet_common.db import run_migrations
+from guichet_identity.models import Base
+
+run_migrations(Base.metadata)
