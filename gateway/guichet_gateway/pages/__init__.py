@@ -1,8 +1,11 @@
-"""French pages. Each area has its module with a blueprint, registered here."""
+"""French pages. Each area has its own module with a blueprint, registered here."""
 from __future__ import annotations
 
 from flask import Flask
 
 
 def register_pages(app: Flask) -> None:
-    pass
+    from .session import init_sessions
+
+    init_sessions(app)
+    # Each area's blueprint (pages/<area>.py) is registered below.
