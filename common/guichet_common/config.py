@@ -116,4 +116,10 @@ def service_config(service: str, env: Mapping[str, str] | None = None) -> dict[s
             "port": int(env.get("GUICHET_SMTP_PORT", "8025")),
             "sender": env.get("GUICHET_MAIL_FROM", "Guichet <ne-pas-repondre@guichet.test>"),
         }
+        # Mail retry policy (small values in tests) and the brand colour of the emails.
+        cfg["MAIL_RETRY_BASE_S"] = float(env.get("GUICHET_MAIL_RETRY_BASE_S", "30"))
+        cfg["MAIL_RETRY_MAX_S"] = float(env.get("GUICHET_MAIL_RETRY_MAX_S", "3600"))
+        cfg["MAIL_MAX_ATTEMPTS"] = int(env.get("GUICHET_MAIL_MAX_ATTEMPTS", "8"))
+        cfg["MAIL_LEASE_S"] = float(env.get("GUICHET_MAIL_LEASE_S", "60"))
+        cfg["BRAND_PRIMARY"] = env.get("GUICHET_BRAND_PRIMARY", "#1d4f91")
     return cfg
