@@ -35,3 +35,4 @@ def client_id() -> str:
 
 
 from . import accounts  # noqa: E402,F401  (registers its routes)
+from . import associations  # noqa: E402,F401  (identity: associations and rights)
