@@ -12,7 +12,7 @@ from guichet_common.db import UnitOfWork
 from sqlalchemy import delete, func, select
 
 from . import domain, keys
-from .exceptions import BadCredentials, InvalidAccountData, InvalidToken, LoginThrottled
+from .exceptions import AccountNotFound, BadCredentials, InvalidAccountData, InvalidToken, LoginThrottled
 from .models import Account, LoginFailure, OneTimeToken, RefreshToken
 
 # argon2id (the library's default type) with its RFC 9106 "low memory" parameters.
@@ -38,12 +38,27 @@ def aware(dt: datetime | None) -> datetime | None:
 
 
 def account_view(acc: Account) -> dict[str, Any]:
+    extra = acc.extra or {}
     return {
         "id": acc.id, "email": acc.email, "first_name": acc.first_name, "last_name": acc.last_name,
         "phone": acc.phone, "addresses": acc.addresses or [], "household": acc.household or [],
+        "contacts": extra.get("contacts", []),
         "roles": ["citizen", *[r for r in (acc.roles or []) if r != "citizen"]],
         "notification_prefs": {"email": True, **(acc.notification_prefs or {})},
+        "pending_email": extra.get("pending_email"),
+        "franceconnect": bool(extra.get("fc_sub")),
     }
+
+
+def active_account(uow: UnitOfWork, account_id: str) -> Account:
+    acc = uow.session.get(Account, account_id)
+    if acc is None or acc.status != "active":
+        raise AccountNotFound()
+    return acc
+
+
+def by_email(uow: UnitOfWork, email: str) -> Account | None:
+    return uow.session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
 
 
 def _issue_one_time(uow: UnitOfWork, acc: Account, purpose: str, ttl_s: int,
@@ -124,24 +139,35 @@ def activate(uow: UnitOfWork, token: Any) -> dict[str, Any]:
 
 
 def purge_expired_pending(uow: UnitOfWork) -> int:
+    """Accounts never activated within 48 hours cease to exist (their email is free again);
+    spent tokens and old sign-in failures go too."""
     cutoff = now() - timedelta(seconds=domain.ACTIVATION_TTL_S)
     result = uow.session.execute(delete(Account).where(Account.status == "pending",
                                                        Account.created_at < cutoff))
+    uow.session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < now() - timedelta(days=1)))
+    uow.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now()))
+    uow.session.execute(delete(LoginFailure).where(LoginFailure.at < now() - FAILURE_WINDOW))
     uow.commit()
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-def _recent_client_failures(uow: UnitOfWork, client: str) -> int:
-    return uow.session.execute(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.client == client, LoginFailure.at > now() - FAILURE_WINDOW)).scalar_one()
+def _client_brake(uow: UnitOfWork, client: str) -> int:
+    """Seconds this client must wait before trying again (0 when it may try now)."""
+    since = now() - FAILURE_WINDOW
+    count, oldest = uow.session.execute(select(func.count(), func.min(LoginFailure.at)).where(
+        LoginFailure.client == client, LoginFailure.at > since)).one()
+    if count < MAX_FAILURES_PER_CLIENT:
+        return 0
+    return max(1, int((aware(oldest) + FAILURE_WINDOW - now()).total_seconds()) + 1)  # type: ignore[operator]
 
 
 def login(uow: UnitOfWork, config: dict[str, Any], email: Any, password: Any,
           client: str = "") -> dict[str, Any]:
     client = (client or "unknown")[:64]
-    if _recent_client_failures(uow, client) >= MAX_FAILURES_PER_CLIENT:
-        raise LoginThrottled("Trop de tentatives de connexion depuis cette adresse. Réessayez dans 15 minutes.",
-                             retry_after=int(FAILURE_WINDOW.total_seconds()))
+    wait = _client_brake(uow, client)
+    if wait:
+        raise LoginThrottled("Trop de tentatives de connexion depuis cette adresse. "
+                             f"Réessayez dans {wait // 60 + 1} minutes.", retry_after=wait)
     try:
         email = domain.normalize_email(email)
     except ValueError:
@@ -235,3 +261,190 @@ def ensure_staff(uow: UnitOfWork, email: str, password: str, first_name: str, la
                             activated_at=now(), created_at=now(), roles=roles, addresses=[],
                             household=[], notification_prefs={"email": True}, extra={}))
     uow.commit()
+
+
+# --- profile --------------------------------------------------------------------------
+
+def update_me(uow: UnitOfWork, base_url: str, account_id: str, changes: Any) -> dict[str, Any]:
+    """PATCH /me: every field validated; an email change is only requested (confirmed from
+    the new address), everything else applies at once."""
+    acc = active_account(uow, account_id)
+    clean, errors = domain.clean_profile_changes(changes, account_view(acc), now().date())
+    if errors:
+        raise InvalidAccountData("Le profil contient des erreurs.", errors=errors)
+    new_email = clean.pop("email", None)
+    for field in ("first_name", "last_name", "phone", "addresses", "household", "notification_prefs"):
+        if field in clean:
+            setattr(acc, field, clean[field])
+    if "contacts" in clean:
+        acc.extra = {**(acc.extra or {}), "contacts": clean["contacts"]}  # new dict: JSON columns track assignment
+    if new_email:
+        _request_email_change(uow, base_url, acc, new_email)
+    uow.commit()
+    return account_view(acc)
+
+
+def request_email_change(uow: UnitOfWork, base_url: str, account_id: str, new_email: Any) -> dict[str, Any]:
+    acc = active_account(uow, account_id)
+    try:
+        email = domain.normalize_email(new_email)
+    except ValueError as exc:
+        raise InvalidAccountData("L'adresse électronique n'est pas valide.", errors={"email": [str(exc)]}) from None
+    if email == acc.email:
+        raise InvalidAccountData("C'est déjà votre adresse.", errors={"email": ["C'est déjà l'adresse de votre compte."]})
+    _request_email_change(uow, base_url, acc, email)
+    uow.commit()
+    return account_view(acc)
+
+
+def _request_email_change(uow: UnitOfWork, base_url: str, acc: Account, email: str) -> None:
+    acc.extra = {**(acc.extra or {}), "pending_email": email}
+    if by_email(uow, email) is not None:
+        # Taken: no confirmation link is sent, and the answer is the same (no enumeration);
+        # confirmation would fail anyway.
+        return
+    token = _issue_one_time(uow, acc, "email_change", domain.EMAIL_CHANGE_TTL_S, {"new_email": email})
+    uow.emit(events.EMAIL_CHANGE_REQUESTED, events.payload(
+        account_id=acc.id, email=email, first_name=acc.first_name,
+        confirm_url=f"{base_url}/adresse-electronique/confirmer?token={token}"))
+
+
+def confirm_email_change(uow: UnitOfWork, token: Any) -> dict[str, Any]:
+    row = _consume(uow, token, "email_change")
+    acc = uow.session.get(Account, row.account_id)
+    new_email = (row.data or {}).get("new_email")
+    if acc is None or acc.status != "active" or not new_email:
+        raise InvalidToken()
+    if by_email(uow, new_email) is not None:
+        raise InvalidToken("Cette adresse est déjà utilisée par un autre compte.")
+    old = acc.email
+    acc.email = new_email
+    acc.extra = {k: v for k, v in (acc.extra or {}).items() if k != "pending_email"}
+    # The old address hears of the change (it may be the only one the owner still reads).
+    uow.emit(events.EMAIL_CHANGED, events.payload(account_id=acc.id, email=old, new_email=new_email,
+                                                  first_name=acc.first_name))
+    uow.commit()
+    return {"id": acc.id, "email": new_email}
+
+
+# --- passwords ------------------------------------------------------------------------
+
+def _check_new_password(password: Any, field: str = "password") -> None:
+    problems = domain.password_problems(password)
+    if problems:
+        raise InvalidAccountData("Le mot de passe ne respecte pas les règles.", errors={field: problems})
+
+
+def request_password_reset(uow: UnitOfWork, base_url: str, email: Any) -> None:
+    """Always the same answer; a link goes out only to an active account (and not more than
+    three live links at once, so nobody can flood a mailbox)."""
+    try:
+        email = domain.normalize_email(email)
+    except ValueError:
+        return
+    acc = by_email(uow, email)
+    if acc is None or acc.status != "active":
+        return
+    live = uow.session.execute(select(func.count()).select_from(OneTimeToken).where(
+        OneTimeToken.account_id == acc.id, OneTimeToken.purpose == "reset",
+        OneTimeToken.used_at.is_(None), OneTimeToken.expires_at > now())).scalar_one()
+    if live >= 3:
+        return
+    token = _issue_one_time(uow, acc, "reset", domain.RESET_TTL_S)
+    uow.emit(events.PASSWORD_RESET_REQUESTED, events.payload(
+        account_id=acc.id, email=acc.email, first_name=acc.first_name,
+        reset_url=f"{base_url}/mot-de-passe/nouveau?token={token}",
+        valid_minutes=domain.RESET_TTL_S // 60))
+    uow.commit()
+
+
+def _set_password(uow: UnitOfWork, base_url: str, acc: Account, password: str) -> None:
+    acc.password_hash = hasher.hash(password)
+    acc.failed_logins = 0
+    acc.locked_until = None
+    # Every session and every other reset link ends with the old password.
+    uow.session.query(RefreshToken).filter(RefreshToken.account_id == acc.id).update({"revoked": True})
+    uow.session.query(OneTimeToken).filter(OneTimeToken.account_id == acc.id, OneTimeToken.purpose == "reset",
+                                           OneTimeToken.used_at.is_(None)).update({"used_at": now()})
+    uow.emit(events.PASSWORD_CHANGED, events.payload(
+        account_id=acc.id, email=acc.email, first_name=acc.first_name,
+        reset_url=f"{base_url}/mot-de-passe-oublie"))
+
+
+def confirm_password_reset(uow: UnitOfWork, base_url: str, token: Any, password: Any) -> None:
+    _check_new_password(password)  # before spending the link, so a typo does not burn it
+    row = _consume(uow, token, "reset")
+    acc = uow.session.get(Account, row.account_id)
+    if acc is None or acc.status != "active":
+        raise InvalidToken()
+    _set_password(uow, base_url, acc, password)
+    uow.commit()
+
+
+def change_password(uow: UnitOfWork, config: dict[str, Any], account_id: str, current: Any,
+                    new: Any) -> dict[str, Any]:
+    """The current password is required; every session ends and a fresh pair is returned."""
+    acc = active_account(uow, account_id)
+    try:
+        ok = isinstance(current, str) and hasher.verify(acc.password_hash or _DUMMY_HASH, current)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not acc.password_hash:
+        ok = False
+    if not ok:
+        raise InvalidAccountData("Le mot de passe actuel est incorrect.",
+                                 errors={"current_password": ["Le mot de passe actuel est incorrect."]})
+    _check_new_password(new, "new_password")
+    if new == current:
+        raise InvalidAccountData("Choisissez un mot de passe différent de l'actuel.",
+                                 errors={"new_password": ["Le nouveau mot de passe doit être différent de l'actuel."]})
+    _set_password(uow, config["BASE_URL"], acc, new)
+    pair = _issue_pair(uow, config, acc, family=uuid.uuid4().hex)
+    uow.commit()
+    return pair
+
+
+# --- export and deletion ---------------------------------------------------------------
+
+def export_identity(uow: UnitOfWork, account_id: str) -> dict[str, Any]:
+    """What identity holds about a person (never hashes or tokens)."""
+    from . import associations
+
+    acc = active_account(uow, account_id)
+    view = account_view(acc)
+    view.update(created_at=aware(acc.created_at).isoformat(),  # type: ignore[union-attr]
+                activated_at=acc.activated_at and aware(acc.activated_at).isoformat(),  # type: ignore[union-attr]
+                associations=associations.memberships_of(uow, acc.id, include_lapsed=True))
+    return view
+
+
+def delete_account(uow: UnitOfWork, account_id: str) -> None:
+    """Delete the account (its tokens and rights go with it) and tell every service to purge."""
+    acc = active_account(uow, account_id)
+    uow.session.delete(acc)
+    uow.emit(events.ACCOUNT_DELETED, events.payload(account_id=account_id))
+    uow.commit()
+
+
+# --- roles ------------------------------------------------------------------------------
+
+def set_agent(uow: UnitOfWork, email: Any, grant: bool) -> dict[str, Any]:
+    """An admin makes an account an agent (or not any more); it applies from the next token."""
+    try:
+        email = domain.normalize_email(email)
+    except ValueError as exc:
+        raise InvalidAccountData("Adresse invalide.", errors={"email": [str(exc)]}) from None
+    acc = by_email(uow, email)
+    if acc is None or acc.status != "active":
+        raise InvalidAccountData("Aucun compte actif avec cette adresse.",
+                                 errors={"email": ["Aucun compte actif n'utilise cette adresse."]})
+    roles = [r for r in (acc.roles or []) if r != "agent"]
+    if grant:
+        roles.append("agent")
+    elif "admin" in roles:
+        raise InvalidAccountData("Un administrateur reste agent.",
+                                 errors={"email": ["Un compte administrateur garde le rôle d'agent."]})
+    acc.roles = roles
+    uow.commit()
+    view = account_view(acc)
+    return {"id": acc.id, "email": acc.email, "roles": view["roles"]}

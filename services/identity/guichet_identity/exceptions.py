@@ -1,5 +1,5 @@
 """Errors the identity service raises over RPC (mapped to HTTP by the gateway's table)."""
-from guichet_common.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from guichet_common.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, Unavailable
 
 
 class InvalidAccountData(Invalid):
@@ -30,5 +30,18 @@ class AccountBusy(Conflict):
     pass
 
 
+class AssociationNotFound(NotFound):
+    default_detail = "Association introuvable."
+
+
+class RnaTaken(Conflict):
+    pass
+
+
+class ServiceDown(Unavailable):
+    pass
+
+
 EXPECTED = (InvalidAccountData, InvalidToken, BadCredentials, LoginThrottled, AccountNotFound,
-            NotAllowed, AccountBusy, Unauthorized, Forbidden, NotFound, Invalid, Conflict, BadRequest)
+            NotAllowed, AccountBusy, AssociationNotFound, RnaTaken, ServiceDown, Unauthorized, Forbidden,
+            NotFound, Invalid, Conflict, BadRequest, TooManyRequests, Unavailable)

@@ -1,11 +1,11 @@
 """Identity's own tables (its database only)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from guichet_common.db import OutboxMixin, ProcessedEventMixin, utcnow
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,3 +77,25 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Association(Base):
+    """An association the city knows (Massy's "relations"): rights are granted by staff."""
+    __tablename__ = "association"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rna: Mapped[str] = mapped_column(String(10), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Membership(Base):
+    """A person's right on an association; it lapses by itself after `until` (inclusive)."""
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("association_id", "account_id", name="uq_membership_person"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    association_id: Mapped[str] = mapped_column(ForeignKey("association.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    granted_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
