@@ -1,0 +1,270 @@
+"""The agents' back-office: queue, search, assignment, transitions, messages, notes."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+
+from guichet_common import events
+from guichet_common.auth import Caller
+from guichet_common.db import UnitOfWork, utcnow
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from . import catalogue, domain
+from .demandes import (
+    Ports,
+    _clean_body,
+    _history,
+    _touch,
+    attachments_view,
+    definition_of,
+    event_payload,
+    history_view,
+    iso,
+    list_item,
+)
+from .exceptions import BadInput, DemandeNotFound, InvalidAnswers, NotAllowed, WrongStatus
+from .models import Attachment, Demande, Message, Note
+
+EXPORT_LIMIT = 10_000
+
+
+def require_staff(caller: Caller) -> None:
+    if not caller.is_staff:
+        raise NotAllowed("Réservé aux agents de la ville.")
+
+
+def _load(session: Session, demande_id: Any, lock: bool = False) -> Demande:
+    if not isinstance(demande_id, str) or len(demande_id) > 32:
+        raise DemandeNotFound()
+    d = session.get(Demande, demande_id, with_for_update=lock)
+    if d is None or d.status == "brouillon":  # drafts are the citizen's own business
+        raise DemandeNotFound()
+    return d
+
+
+def _date(value: Any, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        raise BadInput("Date invalide (AAAA-MM-JJ).") from None
+    return datetime.combine(day, time.max if end else time.min)
+
+
+def _filtered(caller: Caller, filters: dict[str, Any]) -> Select[Any]:
+    q = select(Demande).where(Demande.status != "brouillon")
+    if filters.get("demarche"):
+        q = q.where(Demande.demarche_slug == str(filters["demarche"])[:80])
+    assigned = filters.get("assigned")
+    if assigned == "me":
+        q = q.where(Demande.assigned_to == caller.id)
+    elif assigned == "none":
+        q = q.where(Demande.assigned_to.is_(None))
+    elif assigned:
+        q = q.where(Demande.assigned_to == str(assigned)[:64])
+    if filters.get("association"):
+        q = q.where(Demande.association_id == str(filters["association"])[:64])
+    since, until = _date(filters.get("from")), _date(filters.get("to"), end=True)
+    if since:
+        q = q.where(Demande.submitted_at >= since)
+    if until:
+        q = q.where(Demande.submitted_at <= until)
+    term = filters.get("q")
+    if isinstance(term, str) and term.strip():
+        term = term.strip()[:100]
+        number = domain.normalize_tracking(term)
+        if number:
+            q = q.where(Demande.tracking_number == number)
+        else:
+            like = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            q = q.where(or_(*[Demande.search_text.like(w, escape="\\") for w in [like]]))
+    return q
+
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "recent": (Demande.updated_at.desc(), Demande.id.desc()),
+    "oldest": (Demande.updated_at.asc(), Demande.id.asc()),
+    "submitted": (Demande.submitted_at.desc(), Demande.id.desc()),
+}
+
+
+def queue(session: Session, caller: Caller, filters: dict[str, Any], page: Any = 1, page_size: Any = 50,
+          with_counts: bool = False) -> dict[str, Any]:
+    require_staff(caller)
+    try:
+        page, page_size = max(1, int(page)), min(max(1, int(page_size)), 200)
+    except (TypeError, ValueError):
+        raise BadInput("Les paramètres page et page_size doivent être des nombres entiers.") from None
+    base = _filtered(caller, filters)
+    q = base
+    status = filters.get("status")
+    if status:
+        q = q.where(Demande.status == str(status)[:40])
+    order = SORTS.get(str(filters.get("sort") or "recent"), SORTS["recent"])
+    rows = session.execute(q.order_by(*order).offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    total = session.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
+    items = []
+    for d in rows:
+        item = list_item(d, definition_of(session, d))
+        item.update(applicant_name=d.applicant_name, assigned_to=d.assigned_to, assigned_name=d.assigned_name)
+        items.append(item)
+    out: dict[str, Any] = {"items": items, "page": page, "page_size": page_size, "total": total}
+    if with_counts:
+        counted = base.order_by(None).subquery()
+        out["counts"] = {st: n for st, n in session.execute(
+            select(counted.c.status, func.count()).group_by(counted.c.status)).all()}
+    return out
+
+
+def detail(session: Session, caller: Caller, demande_id: Any) -> dict[str, Any]:
+    require_staff(caller)
+    d = _load(session, demande_id)
+    defn = definition_of(session, d)
+    view = list_item(d, defn)
+    notes = session.execute(select(Note).where(Note.demande_id == d.id).order_by(Note.created_at)).scalars().all()
+    view.update({
+        "demarche_version": defn["version"],
+        "answers": d.answers or {},
+        "applicant_name": d.applicant_name,
+        "applicant_email": d.applicant_email,
+        "anonymised": d.anonymised,
+        "assigned_to": d.assigned_to,
+        "assigned_name": d.assigned_name,
+        "attachments": attachments_view(session, d),
+        "history": history_view(session, d, defn),
+        "messages": [dict(m, author_name=m["author_name"] if m["author"] == "citizen" else m["author_name"])
+                     for m in _staff_messages(session, d)],
+        "notes": [{"id": n.id, "author_name": n.author_name, "body": n.body, "created_at": iso(n.created_at)}
+                  for n in notes],
+        "transitions": [{"to": t, "label": domain.status_label(defn, t)}
+                        for t in domain.allowed_transitions(defn, d.status)],
+        "definition": domain.public_definition(defn),
+    })
+    return view
+
+
+def _staff_messages(session: Session, d: Demande) -> list[dict[str, Any]]:
+    rows = session.execute(select(Message).where(Message.demande_id == d.id)
+                           .order_by(Message.created_at, Message.id)).scalars().all()
+    return [{"id": m.id, "author": m.author, "author_name": m.author_name, "body": m.body,
+             "created_at": iso(m.created_at)} for m in rows]
+
+
+def assign(uow: UnitOfWork, caller: Caller, demande_id: Any, agent_id: Any = None, agent_name: Any = None) -> dict[str, Any]:
+    require_staff(caller)
+    s = uow.session
+    d = _load(s, demande_id, lock=True)
+    if agent_id in (None, "", "me"):
+        d.assigned_to, d.assigned_name = caller.id, caller.name or caller.email
+    elif agent_id == "none":
+        d.assigned_to, d.assigned_name = None, ""
+    else:
+        d.assigned_to = str(agent_id)[:64]
+        d.assigned_name = (agent_name if isinstance(agent_name, str) else str(agent_id))[:200]
+    uow.commit()
+    return {"id": d.id, "assigned_to": d.assigned_to, "assigned_name": d.assigned_name}
+
+
+def transition(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, to: Any, comment: Any = "") -> dict[str, Any]:
+    require_staff(caller)
+    s = uow.session
+    d = _load(s, demande_id, lock=True)
+    defn = definition_of(s, d)
+    if not isinstance(to, str) or to not in domain.allowed_transitions(defn, d.status):
+        raise WrongStatus(f"Le passage de « {domain.status_label(defn, d.status)} » à « "
+                          f"{domain.status_label(defn, str(to)) if isinstance(to, str) else to} » n'est pas prévu "
+                          "pour cette démarche.")
+    text = comment.strip()[:5000] if isinstance(comment, str) else ""
+    if to == domain.INFO_STATUS and not text:
+        raise InvalidAnswers("Précisez les informations attendues.",
+                             errors={"comment": ["Précisez ce qui est attendu de l'usager."]})
+    d.status = to
+    if d.assigned_to is None:
+        d.assigned_to, d.assigned_name = caller.id, caller.name or caller.email
+    _touch(d, defn)
+    _history(s, d, to, text, by_staff=True)
+    if to == domain.INFO_STATUS:
+        s.add(Message(id=uuid.uuid4().hex, demande_id=d.id, author="agent", author_id=caller.id,
+                      author_name=caller.name or caller.email, body=text, created_at=utcnow()))
+        if d.account_id:
+            uow.emit(events.DEMANDE_INFO_REQUESTED, event_payload(base_url, d, defn, comment=text, body=text))
+    elif d.account_id:
+        uow.emit(events.DEMANDE_STATUS_CHANGED, event_payload(base_url, d, defn, comment=text))
+    uow.commit()
+    return detail(s, caller, d.id)
+
+
+def request_info(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, comment: Any) -> dict[str, Any]:
+    return transition(uow, base_url, caller, demande_id, domain.INFO_STATUS, comment)
+
+
+def post_message(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, body: Any) -> dict[str, Any]:
+    require_staff(caller)
+    s = uow.session
+    d = _load(s, demande_id, lock=True)
+    text = _clean_body(body)
+    m = Message(id=uuid.uuid4().hex, demande_id=d.id, author="agent", author_id=caller.id,
+                author_name=caller.name or caller.email, body=text, created_at=utcnow())
+    s.add(m)
+    d.updated_at = utcnow()
+    if d.account_id:
+        defn = definition_of(s, d)
+        uow.emit(events.DEMANDE_MESSAGE_FROM_AGENT, event_payload(base_url, d, defn, body=text))
+    uow.commit()
+    return {"id": m.id, "author": m.author, "author_name": m.author_name, "body": m.body, "created_at": iso(m.created_at)}
+
+
+def add_note(uow: UnitOfWork, caller: Caller, demande_id: Any, body: Any) -> dict[str, Any]:
+    require_staff(caller)
+    s = uow.session
+    d = _load(s, demande_id)
+    text = _clean_body(body)
+    n = Note(id=uuid.uuid4().hex, demande_id=d.id, author_id=caller.id, author_name=caller.name or caller.email,
+             body=text, created_at=utcnow())
+    s.add(n)
+    uow.commit()
+    return {"id": n.id, "author_name": n.author_name, "body": n.body, "created_at": iso(n.created_at)}
+
+
+def read_attachment(session: Session, ports: Ports, token: str, caller: Caller, demande_id: Any,
+                    attachment_id: Any) -> dict[str, Any]:
+    """The bytes of a submitted demande's piece, through the wallet (which logs the read)."""
+    require_staff(caller)
+    d = _load(session, demande_id)
+    att = session.get(Attachment, attachment_id) if isinstance(attachment_id, str) else None
+    if att is None or att.demande_id != d.id:
+        raise DemandeNotFound("Pièce introuvable.")
+    return ports.read_shared(token, att.shared_id)
+
+
+def export_csv(session: Session, caller: Caller, filters: dict[str, Any]) -> str:
+    require_staff(caller)
+    q = _filtered(caller, filters)
+    if filters.get("status"):
+        q = q.where(Demande.status == str(filters["status"])[:40])
+    rows = session.execute(q.order_by(*SORTS["recent"]).limit(EXPORT_LIMIT)).scalars().all()
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";")
+    w.writerow(["numero_suivi", "demarche", "statut", "demandeur", "association", "agent", "envoyee_le",
+                "mise_a_jour_le", "id"])
+    for d in rows:
+        defn = definition_of(session, d)
+        w.writerow([_cell(x) for x in (d.tracking_number, d.demarche_title, domain.status_label(defn, d.status),
+                                       d.applicant_name, d.association_id or "", d.assigned_name,
+                                       iso(d.submitted_at) or "", iso(d.updated_at) or "", d.id)])
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> str:
+    # A cell starting with = + - @ is a formula in a spreadsheet: neutralise it.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def demarche_options(session: Session) -> list[dict[str, Any]]:
+    return [{"slug": d["slug"], "title": d["title"]} for d in catalogue.list_public(session)]
