@@ -1,9 +1,9 @@
 """Errors the notify service raises over RPC."""
-from guichet_common.errors import Invalid, NotFound, Unauthorized
+from guichet_common.errors import Forbidden, Invalid, NotFound, Unauthorized
 
 
 class NotificationNotFound(NotFound):
     default_detail = "Notification introuvable."
 
 
-EXPECTED = (NotificationNotFound, Unauthorized, Invalid, NotFound)
+EXPECTED = (NotificationNotFound, Unauthorized, Forbidden, Invalid, NotFound)

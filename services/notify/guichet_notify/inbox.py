@@ -1,136 +1,273 @@
-"""Notify use cases: turn an event into an inbox entry and a stored mail, deliver mails."""
+"""Notify use cases: turn an event into an inbox entry and a stored mail, deliver mails,
+the inbox itself, purge and export.
+
+Durability: the inbox entry, the mail and the processed-event record are committed in
+one transaction before any SMTP traffic, so a redelivered event never makes a second
+mail and a crash after the commit leaves the mail queued for the retry timer.
+"""
 from __future__ import annotations
 
 import logging
+import smtplib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from guichet_common import events
 from guichet_common.db import UnitOfWork
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
+from . import domain
 from .dependencies import Mailer
 from .exceptions import NotificationNotFound
 from .models import Notification, OutgoingMail, ProcessedEvent
 from .templates import CATALOGUE, render_email
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 12
-LEASE = timedelta(seconds=60)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2 ** attempts, 300))
+def aware(dt: datetime | None) -> datetime | None:
+    # SQLite gives back naive datetimes; everything stored is UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
 
 
-def handle_event(uow: UnitOfWork, city: str, event_type: str, payload: dict[str, Any],
+def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload: dict[str, Any],
                  contact: Callable[[str], dict[str, Any] | None]) -> list[str]:
     """Store the inbox entry and the mail for one event, once. Returns mail ids to send now."""
     event_id = str(payload.get("event_id") or "")
     if not event_id or not uow.first_time(ProcessedEvent, event_id, event_type):
+        uow.rollback()
         return []
     msg = CATALOGUE[event_type](payload)
     account_id = payload.get("account_id")
     email = payload.get("email")
-    wants_email = True
+    prefs: dict[str, Any] = {}
     if account_id and (not email or not msg.security):
         info = contact(account_id)
-        if info is None:  # account gone: nothing to notify
+        if info is None:  # account gone (or never existed): nothing to notify
             uow.commit()
             return []
         email = email or info.get("email")
-        wants_email = bool(info.get("notification_prefs", {}).get("email", True))
+        prefs = info.get("notification_prefs") or {}
+    mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
     mail_ids = []
     if msg.inbox and account_id:
-        note = Notification(id=uuid.uuid4().hex, account_id=account_id, kind=event_type, title=msg.title,
-                            body=msg.body, link=msg.link, demande_id=payload.get("demande_id"),
+        note = Notification(id=uuid.uuid4().hex, account_id=account_id, kind=event_type, title=msg.title[:200],
+                            body=msg.body, link=inbox_link[:500], demande_id=payload.get("demande_id"),
                             read=False, created_at=now())
         uow.session.add(note)
-        uow.emit(events.NOTIFICATION_CREATED, events.payload(
-            account_id=account_id, notification_id=note.id, title=msg.title))
-    if email and (msg.security or wants_email):
-        subject, text, html = render_email(msg, city)
+        # The gateway's live stream tells an open page (payload = what the page shows).
+        uow.emit(events.NOTIFICATION_CREATED, events.payload(account_id=account_id, **view(note)))
+    if email and domain.wants_email(prefs, msg.category, msg.security):
+        from dataclasses import replace
+
+        subject, text, html = render_email(replace(msg, link=mail_link), cfg.get("CITY_NAME", "Guichet"),
+                                           cfg.get("BRAND_PRIMARY"))
         mail_id = f"{event_id}:{event_type}"[:64]
-        uow.session.add(OutgoingMail(id=mail_id, account_id=account_id, to_addr=email, subject=subject,
+        uow.session.add(OutgoingMail(id=mail_id, account_id=account_id, to_addr=email, subject=subject[:300],
                                      text_body=text, html_body=html, status="queued", attempts=0,
-                                     next_attempt_at=now(), created_at=now()))
+                                     next_attempt_at=now(), created_at=now(), last_error=""))
         mail_ids.append(mail_id)
     uow.commit()
     return mail_ids
 
 
-def _claim(uow: UnitOfWork, mail_id: str) -> OutgoingMail | None:
-    """Take a lease on a due mail so two replicas never send it at once."""
+# --- delivery -----------------------------------------------------------------
+
+
+def _claim(uow: UnitOfWork, mail_id: str, policy: domain.RetryPolicy) -> OutgoingMail | None:
+    """Take a lease on a due mail so two replicas (or a timer and a handler) never send it at once."""
     t = now()
     result = uow.session.execute(
         update(OutgoingMail).where(OutgoingMail.id == mail_id, OutgoingMail.status == "queued",
                                    OutgoingMail.next_attempt_at <= t)
-        .values(next_attempt_at=t + LEASE))
+        .values(next_attempt_at=t + timedelta(seconds=policy.lease_s)))
     uow.session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     return uow.session.get(OutgoingMail, mail_id)
 
 
-def deliver(uow: UnitOfWork, mailer: Mailer, mail_id: str) -> bool:
-    mail = _claim(uow, mail_id)
-    if mail is None:
-        return False
-    try:
-        mailer.send(mail.id, mail.to_addr, mail.subject, mail.text_body, mail.html_body)
-    except Exception as exc:  # SMTP down or refusing: retry later with backoff
-        mail.attempts += 1
-        mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if mail.attempts >= MAX_ATTEMPTS:
-            mail.status = "failed"
-        mail.next_attempt_at = now() + backoff(mail.attempts)
-        uow.session.commit()
-        log.warning("mail %s not sent (attempt %s): %s", mail.id, mail.attempts, type(exc).__name__)
-        return False
-    mail.attempts += 1
-    mail.status = "sent"
-    mail.sent_at = now()
+def _release(uow: UnitOfWork, mails: Iterable[OutgoingMail], delay_s: float, error: str) -> None:
+    """The server could not be reached: not the messages' fault, no attempt counted."""
+    for mail in mails:
+        mail.next_attempt_at = now() + timedelta(seconds=delay_s)
+        mail.last_error = error[:500]
     uow.session.commit()
-    return True
 
 
-def due_mails(uow: UnitOfWork, limit: int = 100) -> list[str]:
-    return list(uow.session.execute(
+def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain.RetryPolicy) -> None:
+    mail.attempts += 1
+    mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    too_old = (aware(mail.created_at) or now()) < now() - timedelta(seconds=policy.max_age_s)
+    if mail.attempts >= policy.max_attempts or too_old:
+        mail.status = "failed"
+    mail.next_attempt_at = now() + timedelta(seconds=policy.delay(mail.attempts))
+    uow.session.commit()
+    log.warning("mail %s refused (attempt %s/%s): %s", mail.id, mail.attempts, policy.max_attempts,
+                type(exc).__name__)
+
+
+def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: domain.RetryPolicy) -> int:
+    """Send the given due mails over one SMTP session. Returns how many were sent.
+
+    A mail is marked sent right after the server's 250, before anything else: the only
+    window for a duplicate is a crash between that reply and this commit (SMTP has no
+    way to ask the server afterwards); the Message-ID is stable so a copy is recognisable.
+    """
+    claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
+    if not claimed:
+        return 0
+    try:
+        smtp = mailer.connect()
+    except (OSError, smtplib.SMTPException) as exc:
+        _release(uow, claimed, policy.base_s, f"connexion SMTP : {type(exc).__name__}")
+        return 0
+    sent = 0
+    try:
+        for i, mail in enumerate(claimed):
+            msg = mailer.build(mail.id, mail.to_addr, mail.subject, mail.text_body, mail.html_body)
+            try:
+                refused = smtp.send_message(msg)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                _refused(uow, mail, exc, policy)
+                try:
+                    smtp.rset()
+                except (OSError, smtplib.SMTPException):
+                    _release(uow, claimed[i + 1:], policy.base_s, "session SMTP interrompue")
+                    return sent
+                continue
+            except (OSError, smtplib.SMTPException) as exc:  # the session broke: retry these later
+                _release(uow, claimed[i:], policy.base_s, f"session SMTP : {type(exc).__name__}")
+                return sent
+            mail.status = "sent"
+            mail.attempts += 1
+            mail.sent_at = now()
+            mail.last_error = "" if not refused else f"refusé pour {', '.join(refused)}"[:500]
+            uow.session.commit()
+            sent += 1
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+    return sent
+
+
+def due_mails(uow: UnitOfWork, limit: int = 50) -> list[str]:
+    ids = list(uow.session.execute(
         select(OutgoingMail.id).where(OutgoingMail.status == "queued", OutgoingMail.next_attempt_at <= now())
         .order_by(OutgoingMail.next_attempt_at).limit(limit)).scalars())
+    uow.session.commit()  # end the read transaction (SQLite WAL snapshot)
+    return ids
+
+
+def mail_view(m: OutgoingMail) -> dict[str, Any]:
+    return {"id": m.id, "account_id": m.account_id, "to": m.to_addr, "subject": m.subject, "status": m.status,
+            "attempts": m.attempts, "last_error": m.last_error,
+            "created_at": aware(m.created_at).isoformat(),  # type: ignore[union-attr]
+            "sent_at": aware(m.sent_at).isoformat() if m.sent_at else None}  # type: ignore[union-attr]
+
+
+def deliveries(uow: UnitOfWork, account_id: str | None = None, status: str | None = None,
+               limit: int = 50) -> list[dict[str, Any]]:
+    q = select(OutgoingMail)
+    if account_id:
+        q = q.where(OutgoingMail.account_id == account_id)
+    if status:
+        q = q.where(OutgoingMail.status == status)
+    rows = uow.session.execute(q.order_by(OutgoingMail.created_at.desc()).limit(min(max(1, int(limit)), 500)))
+    return [mail_view(m) for m in rows.scalars()]
+
+
+def delivery_summary(uow: UnitOfWork) -> dict[str, int]:
+    rows = uow.session.execute(select(OutgoingMail.status, func.count()).group_by(OutgoingMail.status)).all()
+    summary = {"queued": 0, "sent": 0, "failed": 0}
+    summary.update({status: int(n) for status, n in rows})
+    return summary
+
+
+# --- the inbox ----------------------------------------------------------------
 
 
 def view(n: Notification) -> dict[str, Any]:
     return {"id": n.id, "title": n.title, "body": n.body, "link": n.link, "demande_id": n.demande_id,
-            "read": n.read, "kind": n.kind, "created_at": n.created_at.isoformat()}
+            "read": n.read, "kind": n.kind, "created_at": aware(n.created_at).isoformat()}  # type: ignore[union-attr]
 
 
-def list_for(uow: UnitOfWork, account_id: str, page: int = 1, page_size: int = 50) -> dict[str, Any]:
-    from sqlalchemy import func
+def _page(value: Any, default: int, high: int) -> int:
+    try:
+        return min(max(1, int(value)), high)
+    except (TypeError, ValueError):
+        return default
 
-    page = max(1, int(page))
-    page_size = min(max(1, int(page_size)), 200)
+
+def unread_count(uow: UnitOfWork, account_id: str) -> int:
+    return int(uow.session.execute(select(func.count()).select_from(Notification).where(
+        Notification.account_id == account_id, Notification.read.is_(False))).scalar_one())
+
+
+def list_for(uow: UnitOfWork, account_id: str, page: Any = 1, page_size: Any = 50) -> dict[str, Any]:
+    page = _page(page, 1, 10**6)
+    page_size = _page(page_size, 50, 200)
     s = uow.session
     total = s.execute(select(func.count()).select_from(Notification)
                       .where(Notification.account_id == account_id)).scalar_one()
-    unread = s.execute(select(func.count()).select_from(Notification)
-                       .where(Notification.account_id == account_id, Notification.read.is_(False))).scalar_one()
     rows = s.execute(select(Notification).where(Notification.account_id == account_id)
                      .order_by(Notification.created_at.desc(), Notification.id.desc())
                      .offset((page - 1) * page_size).limit(page_size)).scalars().all()
     return {"items": [view(n) for n in rows], "page": page, "page_size": page_size, "total": total,
-            "unread": unread}
+            "unread": unread_count(uow, account_id)}
 
 
-def mark_read(uow: UnitOfWork, account_id: str, notification_id: str) -> None:
-    n = uow.session.get(Notification, notification_id)
-    if n is None or n.account_id != account_id:
+def _own(uow: UnitOfWork, account_id: str, notification_id: Any) -> Notification:
+    n = uow.session.get(Notification, notification_id) if isinstance(notification_id, str) else None
+    if n is None or n.account_id != account_id:  # another person's: as if it did not exist
         raise NotificationNotFound()
-    n.read = True
+    return n
+
+
+def mark_read(uow: UnitOfWork, account_id: str, notification_id: Any) -> None:
+    _own(uow, account_id, notification_id).read = True
     uow.commit()
+
+
+def mark_all_read(uow: UnitOfWork, account_id: str) -> int:
+    result = uow.session.execute(update(Notification).where(
+        Notification.account_id == account_id, Notification.read.is_(False)).values(read=True))
+    uow.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_notification(uow: UnitOfWork, account_id: str, notification_id: Any) -> None:
+    uow.session.delete(_own(uow, account_id, notification_id))
+    uow.commit()
+
+
+def purge_account(uow: UnitOfWork, payload: dict[str, Any]) -> None:
+    """identity.account_deleted: the inbox and every stored mail of that account go."""
+    event_id = str(payload.get("event_id") or "")
+    account_id = payload.get("account_id")
+    if not event_id or not account_id or not uow.first_time(ProcessedEvent, event_id, events.ACCOUNT_DELETED):
+        uow.rollback()
+        return
+    uow.session.execute(delete(Notification).where(Notification.account_id == account_id))
+    uow.session.execute(delete(OutgoingMail).where(OutgoingMail.account_id == account_id))
+    uow.commit()
+
+
+def export(uow: UnitOfWork, account_id: str) -> dict[str, Any]:
+    notes = uow.session.execute(select(Notification).where(Notification.account_id == account_id)
+                                .order_by(Notification.created_at.desc())).scalars()
+    mails = uow.session.execute(select(OutgoingMail).where(OutgoingMail.account_id == account_id)
+                                .order_by(OutgoingMail.created_at.desc())).scalars()
+    return {"notifications": [view(n) for n in notes],
+            "emails": [{k: v for k, v in mail_view(m).items() if k not in ("account_id", "last_error")}
+                       | {"text": m.text_body} for m in mails]}
