@@ -33,5 +33,5 @@ lint: venv
 	$(BIN)/mypy
 
 test: system-deps venv assets broker lint
-	$(BIN)/python -m pytest -p guichet_common.testing.plugin $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -p guichet_common.testing.plugin tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p guichet_common.testing.plugin --ignore=tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
