@@ -37,3 +37,4 @@ def client_id() -> str:
 from . import accounts  # noqa: E402,F401  (registers its routes)
 from . import associations  # noqa: E402,F401  (identity: associations and rights)
 from . import backoffice, demarches  # noqa: E402,F401  (demarches: catalogue, demandes, back-office)
+from . import notifications  # noqa: E402,F401  (notify: the inbox)
