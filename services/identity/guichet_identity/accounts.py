@@ -26,6 +26,11 @@ FAILURE_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 
 
+def key_delay(config: dict[str, Any]) -> float:
+    """Seconds a new signing key is published before it signs (longer than verifiers' refresh)."""
+    return float(config.get("KEY_ACTIVATION_DELAY", 15))
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -212,7 +217,7 @@ def _issue_pair(uow: UnitOfWork, config: dict[str, Any], acc: Account, family: s
     view = account_view(acc)
     access = keys.issue_access_token(uow.session, {
         "sub": acc.id, "email": acc.email, "roles": view["roles"],
-        "name": f"{acc.first_name} {acc.last_name}".strip()}, ttl)
+        "name": f"{acc.first_name} {acc.last_name}".strip()}, ttl, key_delay(config))
     refresh, refresh_hash = domain.new_token()
     uow.session.add(RefreshToken(token_hash=refresh_hash, account_id=acc.id, family=family,
                                  expires_at=now() + timedelta(seconds=int(config.get("REFRESH_TOKEN_TTL", 30 * 86400)))))

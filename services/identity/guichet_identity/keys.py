@@ -31,18 +31,32 @@ def create_key(session: Session) -> SigningKey:
     return key
 
 
-def current_key(session: Session) -> SigningKey:
-    key = session.execute(
-        select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc())
-    ).scalars().first()
-    if key is None:
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt  # SQLite gives naive UTC
+
+
+def current_key(session: Session, activation_delay_s: float = 0) -> SigningKey:
+    """The signing key: the newest one published for at least `activation_delay_s`.
+
+    Rotation publishes the new key first and signs with it only after the delay, so every
+    verifier (which re-reads the JWKS at most every few seconds on an unknown kid) already
+    knows it when the first token it signed arrives: nobody is logged out or refused.
+    """
+    keys = session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None))
+                           .order_by(SigningKey.created_at.desc())).scalars().all()
+    if not keys:
         key = create_key(session)
         session.commit()
-    return key
+        return key
+    ready = datetime.now(UTC) - timedelta(seconds=activation_delay_s)
+    for key in keys:
+        if _aware(key.created_at) <= ready:
+            return key
+    return keys[-1]  # only fresh keys (a first start): the oldest of them
 
 
 def jwks(session: Session) -> dict[str, Any]:
-    # Retired keys stay published until every token they signed has expired.
+    # Older keys stay published until every token they signed has expired (see prune).
     keys = session.execute(select(SigningKey).order_by(SigningKey.created_at.desc())).scalars().all()
     if not keys:
         keys = [current_key(session)]
@@ -50,22 +64,27 @@ def jwks(session: Session) -> dict[str, Any]:
 
 
 def rotate(session: Session) -> str:
-    now = datetime.now(UTC)
-    for key in session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None))).scalars():
-        key.retired_at = now
+    """Publish a new key; it signs once the activation delay has passed."""
     key = create_key(session)
     session.commit()
     return key.kid
 
 
-def prune(session: Session, keep_after: timedelta) -> None:
-    cutoff = datetime.now(UTC) - keep_after
-    for key in session.execute(select(SigningKey).where(SigningKey.retired_at < cutoff)).scalars():
+def prune(session: Session, activation_delay_s: float, token_ttl_s: float) -> int:
+    """Drop keys superseded long enough ago that no token they signed is still valid."""
+    active = current_key(session, activation_delay_s)
+    took_over = _aware(active.created_at) + timedelta(seconds=activation_delay_s)
+    if datetime.now(UTC) < took_over + timedelta(seconds=token_ttl_s + 60):
+        return 0
+    done = 0
+    for key in session.execute(select(SigningKey).where(SigningKey.created_at < active.created_at)).scalars():
         session.delete(key)
+        done += 1
+    return done
 
 
-def issue_access_token(session: Session, claims: dict[str, Any], ttl_s: int) -> str:
-    key = current_key(session)
+def issue_access_token(session: Session, claims: dict[str, Any], ttl_s: int, activation_delay_s: float = 0) -> str:
+    key = current_key(session, activation_delay_s)
     now = datetime.now(UTC)
     payload = dict(claims, iss=ISSUER, aud=AUDIENCE, iat=now, exp=now + timedelta(seconds=ttl_s),
                    typ="access", jti=uuid.uuid4().hex)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from guichet_common.db import UnitOfWork
@@ -201,7 +200,8 @@ class IdentityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def rotate_signing_key(self, token: str) -> dict[str, str]:
-        """A new signing key; the old one stays published so nobody is logged out."""
+        """A new signing key, published now and signing after KEY_ACTIVATION_DELAY; older keys stay
+        published until their tokens have expired, so nobody is logged out."""
         associations.require_admin(self.auth.verify(token))
         return {"kid": keys.rotate(self.uow.session)}
 
@@ -210,7 +210,7 @@ class IdentityService:
     def purge_expired_pending(self) -> None:
         accounts.purge_expired_pending(self.uow)
         # A retired key is dropped once every token it signed has expired.
-        keys.prune(self.uow.session, timedelta(seconds=int(self.config.get("ACCESS_TOKEN_TTL", 900)) + 300))
+        keys.prune(self.uow.session, accounts.key_delay(self.config), int(self.config.get("ACCESS_TOKEN_TTL", 900)))
         self.uow.session.commit()
 
     @timer(interval=10)

@@ -95,7 +95,7 @@ def env(s3_server: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def runner(env: TestEnv) -> Any:
-    r = ServiceRunner(env.service_config("identity"))
+    r = ServiceRunner(env.service_config("identity", KEY_ACTIVATION_DELAY=1))
     for cls in (IdentityService, Listener, FakeDemarches, FakeWallet, FakeNotify):
         r.add_service(cls)
     r.start()
@@ -489,7 +489,12 @@ def test_key_rotation_keeps_sessions_open(svc):
     new_kid = svc.rotate_signing_key(admin)["kid"]
     assert new_kid != old_kid
     assert {k["kid"] for k in svc.jwks()["keys"]} >= {old_kid, new_kid}
-    assert svc.get_me(pair["access_token"])["email"]  # signed by the retired key: still valid
-    fresh = svc.refresh(pair["refresh_token"])
+    assert svc.get_me(pair["access_token"])["email"]  # signed by the older key: still valid
+    # Published first, the new key signs only after the activation delay (1 s here).
+    during = svc.refresh(pair["refresh_token"])
+    assert jwt.get_unverified_header(during["access_token"])["kid"] == old_kid
+    time.sleep(1.2)
+    fresh = svc.refresh(during["refresh_token"])
     assert jwt.get_unverified_header(fresh["access_token"])["kid"] == new_kid
+    assert svc.get_me(pair["access_token"])["email"]
     assert svc.get_me(fresh["access_token"])["email"]
