@@ -247,9 +247,19 @@ def _clean(value: Any, fn: Any, field_name: str) -> Any:
         raise InvalidWalletData(errors={field_name: [str(exc)]}) from None
 
 
+_BY_TYPE = {d.content_type: d for d in formats._DETECTED.values()}
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The display name with the extension of the detected content (never a path)."""
+    detected = _BY_TYPE.get(content_type)
+    return formats.download_name(filename, detected) if detected else formats.safe_display_name(filename)
+
+
 def document_view(doc: Document) -> dict[str, Any]:
     return {
-        "id": doc.id, "filename": doc.filename, "title": doc.title, "kind": doc.kind,
+        "id": doc.id, "filename": doc.filename, "download_name": download_name(doc.filename, doc.content_type),
+        "title": doc.title, "kind": doc.kind,
         "kind_label": domain.kind_label(doc.kind), "size": doc.size, "content_type": doc.content_type,
         "sha256": doc.sha256, "parts": doc.parts,
         "created_at": doc.created_at.isoformat(), "updated_at": doc.updated_at.isoformat(),
@@ -257,7 +267,8 @@ def document_view(doc: Document) -> dict[str, Any]:
 
 
 def shared_view(row: SharedCopy) -> dict[str, Any]:
-    return {"shared_id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size,
+    return {"shared_id": row.id, "filename": row.filename,
+            "download_name": download_name(row.filename, row.content_type), "content_type": row.content_type, "size": row.size,
             "sha256": row.sha256, "scope": row.scope, "document_id": row.document_id}
 
 
@@ -448,8 +459,8 @@ def read_document(ctx: Ctx, caller: Caller, document_id: Any) -> dict[str, Any]:
     dek = _dek(ctx, doc)
     data = b"".join(_read_part(ctx, doc, dek, i) for i in range(doc.parts))
     log_access(ctx, caller, doc.owner_id, doc.id)
-    return {"filename": doc.filename, "content_type": doc.content_type, "size": doc.size,
-            "content_b64": base64.b64encode(data).decode("ascii")}
+    return {"filename": doc.filename, "download_name": download_name(doc.filename, doc.content_type),
+            "content_type": doc.content_type, "size": doc.size, "content_b64": base64.b64encode(data).decode("ascii")}
 
 
 def read_document_part(ctx: Ctx, caller: Caller, document_id: Any, index: Any) -> dict[str, Any]:
@@ -459,7 +470,8 @@ def read_document_part(ctx: Ctx, caller: Caller, document_id: Any, index: Any) -
     data = _read_part(ctx, doc, _dek(ctx, doc), index)
     if index == 0:  # one download, one entry
         log_access(ctx, caller, doc.owner_id, doc.id)
-    return {"index": index, "parts": doc.parts, "filename": doc.filename, "content_type": doc.content_type,
+    return {"index": index, "parts": doc.parts, "filename": doc.filename,
+            "download_name": download_name(doc.filename, doc.content_type), "content_type": doc.content_type,
             "size": doc.size, "content_b64": base64.b64encode(data).decode("ascii")}
 
 
@@ -558,8 +570,8 @@ def read_shared_row(ctx: Ctx, caller: Caller, row: SharedCopy) -> dict[str, Any]
     dek = _dek(ctx, row)
     data = b"".join(_read_part(ctx, row, dek, i) for i in range(row.parts))
     log_access(ctx, caller, row.owner_id, row.document_id, shared=row)
-    return {"filename": row.filename, "content_type": row.content_type, "size": row.size,
-            "content_b64": base64.b64encode(data).decode("ascii")}
+    return {"filename": row.filename, "download_name": download_name(row.filename, row.content_type),
+            "content_type": row.content_type, "size": row.size, "content_b64": base64.b64encode(data).decode("ascii")}
 
 
 def read_shared(ctx: Ctx, caller: Caller, shared_id: Any) -> dict[str, Any]:
