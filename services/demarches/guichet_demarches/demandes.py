@@ -395,15 +395,19 @@ def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Cal
         if replay.get("id") == demande_id:
             return {k: v for k, v in replay.items() if k != "id"}
         raise WrongStatus("Cette clé d'idempotence a déjà servi pour une autre demande.")
-    d = load_own(s, caller, demande_id, lock=True)
+    d = load_own(s, caller, demande_id)
     if d.status != "brouillon":
         raise WrongStatus("Cette demande a déjà été envoyée.")
     defn = definition_of(s, d)
-    answers = domain.visible_answers(defn, d.answers or {})
-    errors = domain.missing_answers(defn, answers)
     present = {r for r in s.execute(select(Attachment.requirement).where(Attachment.demande_id == d.id)).scalars() if r}
     if domain.missing_attachments(defn, present):
+        # Other services are asked before any row is locked (see service.releasing).
         present = _use_justificatifs(uow, ports, token, d, defn, present)
+    s.refresh(d, with_for_update=True)
+    if d.status != "brouillon":
+        raise WrongStatus("Cette demande a déjà été envoyée.")
+    answers = domain.visible_answers(defn, d.answers or {})
+    errors = domain.missing_answers(defn, answers)
     errors.update(domain.missing_attachments(defn, present))
     if errors:
         s.flush()

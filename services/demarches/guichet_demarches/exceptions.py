@@ -1,5 +1,16 @@
 """Errors the demarches service raises over RPC (mapped to HTTP by the gateway's table)."""
-from guichet_common.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from guichet_common.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMedia,
+)
 
 
 class DemarcheNotFound(NotFound):
@@ -35,4 +46,5 @@ class BadInput(BadRequest):
 
 
 EXPECTED = (DemarcheNotFound, DemandeNotFound, DemarcheExists, InvalidDefinition, InvalidAnswers, NotAllowed,
-            WrongStatus, BadInput, NotFound, Forbidden, Conflict, Invalid, Unauthorized, BadRequest, Unavailable)
+            WrongStatus, BadInput, NotFound, Forbidden, Conflict, Invalid, Unauthorized, BadRequest, Unavailable,
+            PayloadTooLarge, UnsupportedMedia, TooManyRequests)

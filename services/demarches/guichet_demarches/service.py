@@ -1,13 +1,17 @@
 """The demarches service's entrypoints: catalogue, demandes, back-office."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from guichet_common import events
 from guichet_common.auth import Authenticator, Caller, Verifier
 from guichet_common.db import UnitOfWork
+from guichet_common.errors import ALL, Unavailable, parse_remote
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
@@ -15,6 +19,39 @@ from . import backoffice, catalogue, demandes
 from .dependencies import DemarchesStore
 from .exceptions import EXPECTED
 from .models import ProcessedEvent
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def releasing(method: F) -> F:
+    """Roll back at once when a use case fails.
+
+    Why: the worker's session is otherwise closed only after the reply, and a row lock
+    kept until then can block another worker of this process on the same row (the
+    database driver waits outside eventlet's loop), so the first never gets to release it.
+    """
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:
+            self.uow.rollback()
+            raise
+    return wrapper  # type: ignore[return-value]
+
+
+def _relayed(call: Callable[[], Any]) -> Any:
+    """Another service's Guichet error becomes ours (same kind), so the gateway maps it."""
+    try:
+        return call()
+    except RemoteError as exc:
+        data = parse_remote(exc.value)
+        if data is None:
+            raise
+        cls = {c.kind: c for c in ALL}.get(data.get("kind", ""), Unavailable)
+        raise cls(data.get("detail"), errors=data.get("errors"), **(data.get("extra") or {})) from None
+    except (RpcTimeout, UnknownService):
+        raise Unavailable() from None
 
 
 class _Ports:
@@ -24,28 +61,28 @@ class _Ports:
         self.identity, self.wallet = identity, wallet
 
     def get_me(self, token: str) -> dict[str, Any]:
-        return self.identity.get_me(token)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.identity.get_me(token))  # type: ignore[no-any-return]
 
     def association_role(self, account_id: str, association_id: str) -> str | None:
-        return self.identity.association_role(account_id, association_id)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.identity.association_role(account_id, association_id))  # type: ignore[no-any-return]
 
     def update_me(self, token: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return self.identity.update_me(token, changes)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.identity.update_me(token, changes))  # type: ignore[no-any-return]
 
     def store_shared(self, token: str, scope: str, filename: str, content_b64: str) -> dict[str, Any]:
-        return self.wallet.store_shared(token, scope, filename, content_b64)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.wallet.store_shared(token, scope, filename, content_b64))  # type: ignore[no-any-return]
 
     def share_document(self, token: str, document_id: str, scope: str) -> dict[str, Any]:
-        return self.wallet.share_document(token, document_id, scope)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.wallet.share_document(token, document_id, scope))  # type: ignore[no-any-return]
 
     def find_valid_justificatif(self, token: str, kind: str) -> dict[str, Any] | None:
-        return self.wallet.find_valid_justificatif(token, kind)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.wallet.find_valid_justificatif(token, kind))  # type: ignore[no-any-return]
 
     def share_justificatif(self, token: str, justificatif_id: str, scope: str) -> dict[str, Any]:
-        return self.wallet.share_justificatif(token, justificatif_id, scope)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.wallet.share_justificatif(token, justificatif_id, scope))  # type: ignore[no-any-return]
 
     def read_shared(self, token: str, shared_id: str) -> dict[str, Any]:
-        return self.wallet.read_shared(token, shared_id)  # type: ignore[no-any-return]
+        return _relayed(lambda: self.wallet.read_shared(token, shared_id))  # type: ignore[no-any-return]
 
 
 class DemarchesService:
@@ -74,57 +111,70 @@ class DemarchesService:
 
     # --- catalogue (public) -----------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def list_demarches(self) -> list[dict[str, Any]]:
         return catalogue.list_public(self.uow.session)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def get_demarche(self, slug: Any) -> dict[str, Any]:
         return catalogue.get_public(self.uow.session, slug)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def admin_list_demarches(self, token: str) -> list[dict[str, Any]]:
         return catalogue.admin_list(self.uow.session, self._caller(token))
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def admin_create_demarche(self, token: str, definition: Any) -> dict[str, Any]:
         return catalogue.admin_create(self.uow, self._caller(token), definition)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def admin_update_demarche(self, token: str, slug: Any, definition: Any) -> dict[str, Any]:
         return catalogue.admin_update(self.uow, self._caller(token), slug, definition)
 
     # --- demandes (the caller's own) --------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def create_demande(self, token: str, demarche: Any, association_id: Any = None,
                        idempotency_key: Any = None) -> dict[str, Any]:
         caller = self._caller(token)
         return demandes.create(self.uow, self.ports, token, caller, demarche, association_id, idempotency_key)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def list_demandes(self, token: str, page: Any = 1, page_size: Any = 50) -> dict[str, Any]:
         return demandes.list_own(self.uow.session, self._caller(token), page, page_size)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def get_demande(self, token: str, demande_id: Any) -> dict[str, Any]:
         return demandes.get(self.uow.session, self._caller(token), demande_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def save_step(self, token: str, demande_id: Any, step_id: Any, data: Any) -> dict[str, Any]:
         return demandes.save_step(self.uow, self._caller(token), demande_id, step_id, data)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def patch_demande(self, token: str, demande_id: Any, data: Any) -> dict[str, Any]:
         return demandes.patch(self.uow, self._caller(token), demande_id, data)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def delete_demande(self, token: str, demande_id: Any) -> None:
         demandes.delete_draft(self.uow, self._caller(token), demande_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def cancel_demande(self, token: str, demande_id: Any, comment: Any = "") -> dict[str, Any]:
         return demandes.cancel(self.uow, self.base_url, self._caller(token), demande_id, comment)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def add_attachment(self, token: str, demande_id: Any, requirement: Any, filename: Any = None,
                        content_b64: Any = None, wallet_document_id: Any = None,
                        justificatif_id: Any = None) -> dict[str, Any]:
@@ -132,69 +182,84 @@ class DemarchesService:
                                        filename, content_b64, wallet_document_id, justificatif_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def remove_attachment(self, token: str, demande_id: Any, attachment_id: Any) -> None:
         demandes.remove_attachment(self.uow, self._caller(token), demande_id, attachment_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def read_own_attachment(self, token: str, demande_id: Any, attachment_id: Any) -> dict[str, Any]:
         return demandes.read_own_attachment(self.uow.session, self.ports, token, self._caller(token), demande_id,
                                             attachment_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def submit_demande(self, token: str, demande_id: Any, idempotency_key: Any = None,
                        update_profile: Any = False) -> dict[str, Any]:
         return demandes.submit(self.uow, self.ports, self.base_url, token, self._caller(token), demande_id,
                                idempotency_key, update_profile)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def list_messages(self, token: str, demande_id: Any) -> list[dict[str, Any]]:
         return demandes.list_messages(self.uow.session, self._caller(token), demande_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def post_message(self, token: str, demande_id: Any, body: Any) -> dict[str, Any]:
         return demandes.post_message(self.uow, self._caller(token), demande_id, body)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def track(self, tracking_number: Any) -> dict[str, Any]:
         return demandes.track(self.uow.session, tracking_number)
 
     # --- back-office (agent or admin) --------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_list(self, token: str, filters: Any = None, page: Any = 1, page_size: Any = 50,
                 with_counts: bool = False) -> dict[str, Any]:
         return backoffice.queue(self.uow.session, self._caller(token), filters if isinstance(filters, dict) else {},
                                 page, page_size, bool(with_counts))
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_get(self, token: str, demande_id: Any) -> dict[str, Any]:
         return backoffice.detail(self.uow.session, self._caller(token), demande_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_assign(self, token: str, demande_id: Any, agent_id: Any = None, agent_name: Any = None) -> dict[str, Any]:
         return backoffice.assign(self.uow, self._caller(token), demande_id, agent_id, agent_name)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_transition(self, token: str, demande_id: Any, to: Any, comment: Any = "") -> dict[str, Any]:
         return backoffice.transition(self.uow, self.base_url, self._caller(token), demande_id, to, comment)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_request_info(self, token: str, demande_id: Any, comment: Any) -> dict[str, Any]:
         return backoffice.request_info(self.uow, self.base_url, self._caller(token), demande_id, comment)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_post_message(self, token: str, demande_id: Any, body: Any) -> dict[str, Any]:
         return backoffice.post_message(self.uow, self.base_url, self._caller(token), demande_id, body)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_add_note(self, token: str, demande_id: Any, body: Any) -> dict[str, Any]:
         return backoffice.add_note(self.uow, self._caller(token), demande_id, body)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_read_attachment(self, token: str, demande_id: Any, attachment_id: Any) -> dict[str, Any]:
         return backoffice.read_attachment(self.uow.session, self.ports, token, self._caller(token), demande_id,
                                           attachment_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def bo_export_csv(self, token: str, filters: Any = None) -> str:
         return backoffice.export_csv(self.uow.session, self._caller(token), filters if isinstance(filters, dict) else {})
 
