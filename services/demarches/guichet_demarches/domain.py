@@ -266,14 +266,14 @@ def clean_value(field: dict[str, Any], value: Any) -> Any:
             raise ValueError("Saisissez un texte.")
         v = str(value).strip()
         if len(v) > MAX_TEXT:
-            raise ValueError(f"{MAX_TEXT} caractères au plus.")
+            raise ValueError(f"Saisissez {MAX_TEXT} caractères au plus.")
         return v
     if t == "long_text":
         if not isinstance(value, str):
             raise ValueError("Saisissez un texte.")
         v = value.strip()
         if len(v) > MAX_LONG_TEXT:
-            raise ValueError(f"{MAX_LONG_TEXT} caractères au plus.")
+            raise ValueError(f"Saisissez {MAX_LONG_TEXT} caractères au plus.")
         return v
     if t == "email":
         v = str(value).strip() if isinstance(value, str) else ""
