@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -90,9 +90,11 @@ class _Forwarder:
                 current_app.logger.warning("abort of a chunked upload failed")
 
 
-def receive_upload(token: str) -> dict[str, Any]:
+def receive_upload(token: str, before_file: Callable[[dict[str, str]], None] | None = None) -> dict[str, Any]:
     """Parse the multipart body as it streams in and forward the `file` field to the wallet.
-    Returns the wallet's document view."""
+    Returns the wallet's document view. ``before_file(fields)`` runs when the file part
+    starts, with the fields received so far (the pages check their CSRF token there, so
+    the form must put it before the file)."""
     limits = wallet_limits()
     limit = int(limits["max_upload_bytes"])
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
@@ -124,10 +126,13 @@ def receive_upload(token: str) -> dict[str, Any]:
                 if isinstance(event, Epilogue):
                     done = True
                     break
-                if isinstance(event, File) and event.name == "file" and forwarder is None:
+                if isinstance(event, File) and event.name == "file" and forwarder is None and event.filename:
+                    # (a form sent with no file chosen has a file part with an empty name)
+                    if before_file is not None:
+                        before_file(fields)
                     forwarder = _Forwarder(token, event.filename or "", limits)
                     current = ("file", "")
-                elif isinstance(event, Field) and event.name in ("title", "kind"):
+                elif isinstance(event, Field) and event.name in ("title", "kind", "csrf_token"):
                     current, field_buf = ("field", event.name), bytearray()
                 elif isinstance(event, (Field, File)):
                     current = ("skip", "")
