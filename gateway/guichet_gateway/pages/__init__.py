@@ -9,3 +9,5 @@ def register_pages(app: Flask) -> None:
 
     init_sessions(app)
     # Each area's blueprint (pages/<area>.py) is registered below.
+    from . import wallet
+    wallet.register(app)  # wallet: porte-documents, justificatif review
