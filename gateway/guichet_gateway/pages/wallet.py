@@ -228,7 +228,7 @@ def review_list() -> Any:
     if status not in ("pending", "validated", "refused", "expired", "all"):
         status = "pending"
     data = call("wallet", "review_justificatifs", g.token, status, 1, 200)
-    return render("wallet/review_list.html", page_title="Justificatifs à vérifier", data=data, status=status)
+    return render("wallet/review_list.html", page_title="Justificatifs à vérifier", data=data, current_status=status)
 
 
 def _review_page(justificatif_id: str, errors: dict[str, list[str]] | None = None, status: int = 200,
