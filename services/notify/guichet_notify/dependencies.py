@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import smtplib
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -23,6 +25,41 @@ def message_id(mail_id: str) -> str:
     return "<" + re.sub(r"[^A-Za-z0-9._-]", ".", mail_id) + "@guichet.local>"
 
 
+class LeaseExpired(Exception):
+    """The mail's lease ran out before its data went out; it was not sent by us."""
+
+
+class RecordingSMTP(smtplib.SMTP):
+    """SMTP whose DATA runs a hook between sending the message and reading the server's verdict.
+
+    Why: marking a mail sent after the 250 leaves a window (the reply in flight, other green
+    threads running) where a crash resends an already accepted mail. Recording it as sent once
+    the whole message is on the wire, before the reply, shrinks that window to one local
+    commit; a refusal read afterwards puts it back in the queue.
+    """
+
+    before_reply: Callable[[], None] | None = None
+    send_by: float | None = None  # time.monotonic() after which this sender no longer holds the lease
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.putcmd("data")
+        code, repl = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, repl)
+        if isinstance(msg, str):
+            msg = smtplib._fix_eols(msg).encode("ascii")  # type: ignore[attr-defined]
+        q = smtplib._quote_periods(msg)  # type: ignore[attr-defined]
+        if q[-2:] != b"\r\n":
+            q = q + b"\r\n"
+        if self.send_by is not None and time.monotonic() > self.send_by:
+            # Another sender may have claimed this mail since: never let both send it.
+            raise LeaseExpired()
+        self.send(q + b".\r\n")
+        if self.before_reply is not None:
+            self.before_reply()
+        return self.getreply()
+
+
 class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
@@ -39,9 +76,9 @@ class Mailer:
         msg.add_alternative(html, subtype="html")
         return msg
 
-    def connect(self) -> smtplib.SMTP:
+    def connect(self) -> RecordingSMTP:
         """An open SMTP session (several messages can go through it)."""
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        return RecordingSMTP(self.host, self.port, timeout=self.timeout)
 
     def send(self, mail_id: str, to_addr: str, subject: str, text: str, html: str) -> None:
         with self.connect() as smtp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from guichet_common.db import UnitOfWork
 from sqlalchemy import delete, func, select, update
 
 from . import domain
-from .dependencies import Mailer
+from .dependencies import LeaseExpired, Mailer
 from .exceptions import NotificationNotFound
 from .models import Notification, OutgoingMail, ProcessedEvent
 from .templates import CATALOGUE, render_email
@@ -42,20 +43,28 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                  contact: Callable[[str], dict[str, Any] | None]) -> list[str]:
     """Store the inbox entry and the mail for one event, once. Returns mail ids to send now."""
     event_id = str(payload.get("event_id") or "")
-    if not event_id or not uow.first_time(ProcessedEvent, event_id, event_type):
+    if not event_id or uow.session.get(ProcessedEvent, (event_id, event_type)) is not None:
         uow.rollback()
         return []
     msg = CATALOGUE[event_type](payload)
     account_id = payload.get("account_id")
     email = payload.get("email")
     prefs: dict[str, Any] = {}
+    info: dict[str, Any] | None = {}
     if account_id and (not email or not msg.security):
+        # Asked before any write: an RPC waits on the network and SQLite must not hold its
+        # write lock meanwhile.
+        uow.rollback()
         info = contact(account_id)
-        if info is None:  # account gone (or never existed): nothing to notify
-            uow.commit()
-            return []
-        email = email or info.get("email")
-        prefs = info.get("notification_prefs") or {}
+        if info:
+            email = email or info.get("email")
+            prefs = info.get("notification_prefs") or {}
+    if not uow.first_time(ProcessedEvent, event_id, event_type):
+        uow.rollback()
+        return []
+    if info is None:  # account gone (or never existed): nothing to notify
+        uow.commit()
+        return []
     mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
     mail_ids = []
     if msg.inbox and account_id:
@@ -103,7 +112,16 @@ def _release(uow: UnitOfWork, mails: Iterable[OutgoingMail], delay_s: float, err
     uow.session.commit()
 
 
+def _unsent(uow: UnitOfWork, mail: OutgoingMail) -> None:
+    """Recorded as sent before the reply, but the reply never came: back in the queue."""
+    if mail.status == "sent":
+        mail.status = "queued"
+        mail.attempts -= 1
+        mail.sent_at = None
+
+
 def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain.RetryPolicy) -> None:
+    _unsent(uow, mail)
     mail.attempts += 1
     mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
     too_old = (aware(mail.created_at) or now()) < now() - timedelta(seconds=policy.max_age_s)
@@ -118,13 +136,17 @@ def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain
 def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: domain.RetryPolicy) -> int:
     """Send the given due mails over one SMTP session. Returns how many were sent.
 
-    A mail is marked sent right after the server's 250, before anything else: the only
-    window for a duplicate is a crash between that reply and this commit (SMTP has no
-    way to ask the server afterwards); the Message-ID is stable so a copy is recognisable.
+    A mail is recorded as sent once the whole message is on the wire, before the server's
+    reply (see RecordingSMTP); a refusal or a broken session puts it back in the queue. The
+    window left for a duplicate is a crash during that one local commit (SMTP has no way to
+    ask the server afterwards); the Message-ID is stable so a copy stays recognisable.
     """
     claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
     if not claimed:
         return 0
+    # The leases were taken just now; keep a safety margin so that a slow session never
+    # sends a mail another sender may have claimed once the lease ran out.
+    send_by = time.monotonic() + policy.lease_s * 0.7
     try:
         smtp = mailer.connect()
     except (OSError, smtplib.SMTPException) as exc:
@@ -134,8 +156,23 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
     try:
         for i, mail in enumerate(claimed):
             msg = mailer.build(mail.id, mail.to_addr, mail.subject, mail.text_body, mail.html_body)
+
+            def record_sent(mail: OutgoingMail = mail) -> None:
+                mail.status = "sent"
+                mail.attempts += 1
+                mail.sent_at = now()
+                uow.session.commit()
+
+            smtp.before_reply = record_sent
+            smtp.send_by = send_by
             try:
                 refused = smtp.send_message(msg)
+            except LeaseExpired:  # not sent; whoever holds it now will send it
+                try:
+                    smtp.rset()
+                except (OSError, smtplib.SMTPException):
+                    return sent
+                continue
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
                 _refused(uow, mail, exc, policy)
                 try:
@@ -145,13 +182,12 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
                     return sent
                 continue
             except (OSError, smtplib.SMTPException) as exc:  # the session broke: retry these later
+                _unsent(uow, mail)
                 _release(uow, claimed[i:], policy.base_s, f"session SMTP : {type(exc).__name__}")
                 return sent
-            mail.status = "sent"
-            mail.attempts += 1
-            mail.sent_at = now()
-            mail.last_error = "" if not refused else f"refusé pour {', '.join(refused)}"[:500]
-            uow.session.commit()
+            if refused:
+                mail.last_error = f"refusé pour {', '.join(refused)}"[:500]
+                uow.session.commit()
             sent += 1
     finally:
         try:

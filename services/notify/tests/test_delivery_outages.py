@@ -1,0 +1,81 @@
+"""Durable delivery through outages, on the real broker and the real SMTP sink:
+SMTP down during a burst, then the notify process SIGKILLed mid-burst. Each time every
+event ends up as exactly one email."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from guichet_common import events
+from guichet_common.testing.env import TestEnv
+from guichet_notify.service import NotifyService
+from nameko.standalone.rpc import ClusterRpcProxy
+from notify_helpers import dispatcher, wait_for
+
+BURST = 200
+FAST = {"MAIL_RETRY_BASE_S": 0.2, "MAIL_RETRY_MAX_S": 1.0, "MAIL_LEASE_S": 2.0}
+
+
+@pytest.fixture
+def outage_env(s3_server):
+    env = TestEnv("o" + os.urandom(2).hex(), s3_server, use_pg=False)
+    env.migrate("notify")
+    yield env
+    env.close()
+
+
+def burst(config, n=BURST):
+    """n activation events, each for its own address (no identity lookup needed)."""
+    dispatch = dispatcher(config)
+    tag = os.urandom(3).hex()
+    addrs = [f"burst-{tag}-{i}@example.test" for i in range(n)]
+    for i, addr in enumerate(addrs):
+        dispatch("identity", events.ACCOUNT_REGISTERED, events.payload(
+            account_id=f"{tag}{i:026d}", email=addr, first_name="Anne",
+            activation_url=f"{config['BASE_URL']}/activation?token=t{i}"))
+    return addrs
+
+
+def summary(config):
+    with ClusterRpcProxy(config, timeout=20) as rpc:
+        return rpc.notify.delivery_summary()
+
+
+def assert_exactly_once(env, addrs):
+    msgs = env.mail.messages()
+    ids = Counter(m["Message-ID"].strip() for m in msgs)
+    dupes = {k: n for k, n in ids.items() if n > 1}
+    assert not dupes, f"{len(dupes)} messages sent more than once"
+    assert sorted(m["To"] for m in msgs) == sorted(addrs)
+
+
+def test_smtp_down_during_burst_then_every_mail_exactly_once(container_factory, outage_env):
+    config = outage_env.service_config("notify", **FAST)
+    container = container_factory(NotifyService, config)
+    container.start()
+    outage_env.mail.stop()
+    addrs = burst(config)
+    # every event stored as a queued mail while the server is unreachable
+    assert wait_for(lambda: summary(config)["queued"] == BURST, 60), summary(config)
+    assert outage_env.mail.messages() == []
+    outage_env.mail.start()
+    assert wait_for(lambda: summary(config)["sent"] == BURST, 90), summary(config)
+    assert wait_for(lambda: len(outage_env.mail.messages()) >= BURST, 10)
+    assert summary(config) == {"queued": 0, "sent": BURST, "failed": 0}
+    assert_exactly_once(outage_env, addrs)
+
+
+def test_notify_killed_mid_burst_then_every_mail_exactly_once(outage_env):
+    extra = {"GUICHET_MAIL_RETRY_BASE_S": "0.2", "GUICHET_MAIL_RETRY_MAX_S": "1", "GUICHET_MAIL_LEASE_S": "2"}
+    outage_env.start_service("notify", extra_env=extra)
+    config = outage_env.service_config("notify")
+    addrs = burst(config)
+    assert wait_for(lambda: len(outage_env.mail.messages()) >= 20, 60, interval=0.05)
+    outage_env.stop_service("notify", kill=True)  # SIGKILL: no clean shutdown, unacked events come back
+    assert len(outage_env.mail.messages()) < BURST, "the burst was over before the kill"
+    outage_env.start_service("notify", extra_env=extra)
+    assert wait_for(lambda: summary(config)["sent"] == BURST, 120), summary(config)
+    assert wait_for(lambda: len(outage_env.mail.messages()) >= BURST, 10)
+    assert summary(config) == {"queued": 0, "sent": BURST, "failed": 0}
+    assert_exactly_once(outage_env, addrs)
