@@ -12,6 +12,13 @@
   var summary = document.getElementById("upload-error-summary");
   var max = parseInt(form.getAttribute("data-max-bytes"), 10);
   var accepted = form.getAttribute("data-accepted").split(",");
+  var button = document.getElementById("upload-submit");
+  var sending = false;
+
+  function done() {
+    sending = false;
+    if (button) { button.disabled = false; button.removeAttribute("aria-disabled"); }
+  }
 
   function clearError() {
     var group = input.closest(".govuk-form-group");
@@ -23,6 +30,7 @@
   }
 
   function showError(message) {
+    done();
     clearError();
     box.hidden = true;
     var group = input.closest(".govuk-form-group");
@@ -71,10 +79,13 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (sending) { return; }
     var file = input.files && input.files[0];
     var problem = check(file);
     if (problem) { showError(problem); return; }
     clearError();
+    sending = true;
+    if (button) { button.disabled = true; button.setAttribute("aria-disabled", "true"); }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.setRequestHeader("Accept", "application/json");
