@@ -27,7 +27,8 @@ RELATIONS = {
 READ_ONLY_FIELDS = ("id", "roles", "pending_email", "franceconnect")
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "addresses", "household", "contacts",
                   "notification_prefs", "email")
-NOTIFICATION_PREFS = ("email",)
+# `email` is the contract's master switch; notify also reads per-category switches (missing = on).
+NOTIFICATION_PREFS = ("email", "email_demandes", "email_justificatifs", "email_compte")
 
 
 def password_problems(password: object) -> list[str]:
