@@ -82,6 +82,11 @@ def me() -> dict[str, Any]:
     return result  # type: ignore[no-any-return]
 
 
+def go(url: str) -> Response:
+    """A redirect as a Flask response (so session cookies can be set on it)."""
+    return make_response(redirect(url))
+
+
 def form(*names: str) -> dict[str, str]:
     return {n: request.form.get(n, "").strip() for n in names}
 
@@ -135,7 +140,7 @@ def connexion() -> Any:
         pair, problem = call("login", values["email"], request.form.get("password", ""), request.remote_addr or "")
         if pair:
             g.pop("new_session", None)
-            return set_session(redirect(target), pair)
+            return set_session(go(target), pair)
         assert problem is not None
         throttled = problem["kind"] == "too_many"
         if throttled:
@@ -167,7 +172,7 @@ def deconnexion() -> Any:
             pass  # the cookies go anyway
     flash("Vous êtes déconnecté.", "success")
     g.pop("new_session", None)
-    resp = clear_session(redirect("/"))
+    resp = clear_session(go("/"))
     return resp
 
 
@@ -358,7 +363,7 @@ def mot_de_passe() -> Any:
             if pair:
                 flash("Votre mot de passe est changé. Un courriel vous le confirme.", "success")
                 g.pop("new_session", None)
-                return set_session(redirect("/mon-compte#securite"), pair)
+                return set_session(go("/mon-compte#securite"), pair)
     return render_template("account/mot_de_passe.html", page_title="Changer mon mot de passe", errors=errors,
                            has_errors=bool(errors), password_hint=PASSWORD_HINT)
 
@@ -405,7 +410,7 @@ def suppression() -> Any:
             if problem is None:
                 flash("Votre compte est supprimé. Vos données personnelles sont effacées.", "success")
                 g.pop("new_session", None)
-                return clear_session(redirect("/"))
+                return clear_session(go("/"))
             refused = problem.get("detail")
     resp = make_response(render_template("account/suppression.html", page_title="Supprimer mon compte",
                                          errors=errors, has_errors=bool(errors), refused=refused))
