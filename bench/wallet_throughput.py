@@ -1,0 +1,219 @@
+"""Wallet throughput and memory, side by side in one run on this machine.
+
+    .venv/bin/python bench/wallet_throughput.py [--size-mb 2] [--rounds 20] [--big-mb 100]
+
+Starts a throw-away stack (SeaweedFS, RabbitMQ vhost, identity + notify + wallet as real
+processes), signs a citizen in, then prints:
+
+1. upload + download of the same SIZE-MB PDF through the wallet RPC (base64 over the
+   broker, STREAM AES-256-GCM, one S3 object per part), round after round;
+2. the same bytes put/get straight to the S3 server with the minio client;
+3. AES-256-GCM STREAM alone (encrypt + decrypt in memory);
+4. peak RSS growth of the wallet process (Linux VmHWM, reset before each step) while a
+   BIG-MB file goes in by chunked upload (1 MiB parts) and comes back part by part, with
+   the upload limit raised for the run.
+
+Throughput counts the bytes moved each way (2 x size per round). No assertion: figures.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import random
+import string
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in ("common", "services/wallet"):
+    sys.path.insert(0, str(ROOT / p))
+warnings.filterwarnings("ignore")
+
+from guichet_common.testing.env import S3Server, TestEnv  # noqa: E402
+from guichet_wallet.crypto import decrypt_stream, encrypt_stream, generate_key  # noqa: E402
+from minio import Minio  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def pdf_bytes(size: int) -> bytes:
+    sys.path.insert(0, str(ROOT / "services/wallet/tests"))
+    import samples  # type: ignore[import-not-found]
+
+    text = "".join(random.choices(string.ascii_letters, k=size - 700))
+    return samples.pdf(text)  # type: ignore[no-any-return]
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def reset_peak(pid: int) -> bool:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+class Sampler:
+    """Fallback peak tracker when VmHWM cannot be reset: samples VmRSS every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid, "VmRSS"))
+            time.sleep(0.02)
+
+    def __enter__(self) -> "Sampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.thread.join()
+
+
+def sign_in(env: TestEnv, rpc) -> str:  # type: ignore[no-untyped-def]
+    addr = f"bench-{os.urandom(3).hex()}@example.test"
+    rpc.identity.register(addr, "Versailles2026!", "Anne", "Martin")
+    token = env.mail.token(addr, "activation", wait_s=30)
+    rpc.identity.activate(token)
+    return rpc.identity.login(addr, "Versailles2026!", "bench")["access_token"]  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--big-mb", type=int, default=100)
+    args = parser.parse_args()
+    size = int(args.size_mb * MiB)
+    data = pdf_bytes(size)
+    size = len(data)
+    b64 = base64.b64encode(data).decode()
+
+    s3 = S3Server()
+    env = TestEnv("bench", s3, use_pg=False)
+    try:
+        env.start_service("identity")
+        env.start_service("notify")
+        env.start_service("wallet", extra_env={"GUICHET_MAX_UPLOAD_BYTES": str((args.big_mb + 10) * MiB),
+                                               "GUICHET_WALLET_QUOTA_BYTES": str(10 * 1024 * MiB)})
+        pid = env.procs["wallet"][0].pid
+        from nameko.standalone.rpc import ClusterRpcProxy
+
+        with ClusterRpcProxy({"AMQP_URI": env.amqp_uri, "serializer": "json"}, timeout=120) as rpc:
+            token = sign_in(env, rpc)
+            wallet = rpc.wallet
+            doc = wallet.upload_document(token, "warm.pdf", b64)  # warm-up: keys, connections
+            wallet.read_document(token, doc["id"])
+
+            # --- 4 first, on a process that has only handled one small file
+            big = args.big_mb * MiB
+            part = 1024 * 1024
+            block = data[:part] if size >= part else (data * (part // size + 1))[:part]
+            big_head = pdf_bytes(part)[: part - 8]  # a PDF start ...
+            tail = b"\n%%EOF\n"
+            rss_before = rss_kib(pid, "VmRSS")
+            can_reset = reset_peak(pid)
+            with Sampler(pid) as sampler:
+                t0 = time.perf_counter()
+                up = wallet.begin_upload(token, "gros.pdf", None, None, None)
+                n_parts = big // part
+                for i in range(n_parts):
+                    chunk = big_head[:part] if i == 0 else block
+                    if i == n_parts - 1:
+                        chunk = block[: part - len(tail)] + tail
+                    wallet.upload_part(token, up["upload_id"], i, base64.b64encode(chunk[:part]).decode())
+                big_doc = wallet.finish_upload(token, up["upload_id"], None, None)
+                t_up = time.perf_counter() - t0
+            peak_up = (rss_kib(pid, "VmHWM") if can_reset else sampler.peak) - rss_before
+            rss_before_dl = rss_kib(pid, "VmRSS")
+            can_reset = reset_peak(pid)
+            with Sampler(pid) as sampler:
+                t0 = time.perf_counter()
+                for i in range(big_doc["parts"]):
+                    wallet.read_document_part(token, big_doc["id"], i)
+                t_dl = time.perf_counter() - t0
+            peak_dl = (rss_kib(pid, "VmHWM") if can_reset else sampler.peak) - rss_before_dl
+
+            # --- 1 wallet RPC
+            t0 = time.perf_counter()
+            for _ in range(args.rounds):
+                d = wallet.upload_document(token, "bench.pdf", b64)
+                got = wallet.read_document(token, d["id"])
+            t_wallet = time.perf_counter() - t0
+            assert base64.b64decode(got["content_b64"]) == data
+
+            # --- transport floor: the same base64 payload sent to the wallet, refused at
+            # once (bad token) before any decoding, crypto or S3: broker + JSON only
+            from nameko.exceptions import RemoteError
+
+            t0 = time.perf_counter()
+            for _ in range(args.rounds):
+                try:
+                    wallet.upload_document("not-a-token", "bench.pdf", b64)
+                except RemoteError:
+                    pass
+            t_floor = time.perf_counter() - t0
+
+        # --- 2 raw S3
+        client = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False,
+                       region="us-east-1")
+        bucket = "bench-raw"
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        t0 = time.perf_counter()
+        for i in range(args.rounds):
+            client.put_object(bucket, f"o{i}", io.BytesIO(data), length=size)
+            resp = client.get_object(bucket, f"o{i}")
+            raw = resp.read()
+            resp.close()
+            resp.release_conn()
+        t_s3 = time.perf_counter() - t0
+        assert raw == data
+
+        # --- 3 AES-GCM alone
+        key = generate_key()
+        t0 = time.perf_counter()
+        for _ in range(args.rounds):
+            sealed = b"".join(encrypt_stream(key, "bench/0", data))
+            plain = b"".join(decrypt_stream(key, "bench/0", sealed))
+        t_aes = time.perf_counter() - t0
+        assert plain == data
+    finally:
+        env.close()
+        s3.stop()
+
+    moved = 2 * size * args.rounds / MiB
+    w, r, a = moved / t_wallet, moved / t_s3, moved / t_aes
+    print(f"\n{args.rounds} rounds of upload + download of a {size / MiB:.2f} MiB PDF ({moved:.0f} MiB moved)")
+    print(f"{'path':<44}{'MiB/s':>10}{'ms/round':>12}{'vs raw S3':>12}")
+    print(f"{'wallet RPC (broker + AES-GCM + S3)':<44}{w:>10.1f}{1000 * t_wallet / args.rounds:>12.1f}{w / r:>11.0%}")
+    print(f"{'  of which: the upload message alone':<44}{(moved / 2) / t_floor:>10.1f}"
+          f"{1000 * t_floor / args.rounds:>12.1f}{'':>12}")
+    print(f"{'raw S3 put/get (minio client)':<44}{r:>10.1f}{1000 * t_s3 / args.rounds:>12.1f}{1:>11.0%}")
+    print(f"{'AES-256-GCM STREAM alone (enc + dec)':<44}{a:>10.1f}{1000 * t_aes / args.rounds:>12.1f}{a / r:>11.0%}")
+    print(f"\n{args.big_mb} MiB file through the wallet in 1 MiB parts (limit raised):")
+    print(f"  upload   {args.big_mb / t_up:7.1f} MiB/s   wallet peak RSS growth {peak_up / 1024:6.1f} MiB")
+    print(f"  download {args.big_mb / t_dl:7.1f} MiB/s   wallet peak RSS growth {peak_dl / 1024:6.1f} MiB")
+    print(f"  (peak from {'VmHWM after reset' if can_reset else 'RSS sampled every 20 ms'}; goal < 64 MiB)")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"\ngoal: wallet >= 70 % of raw S3 -> {'met' if w / r >= 0.7 else 'NOT met'} ({w / r:.0%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
