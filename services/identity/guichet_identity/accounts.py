@@ -17,6 +17,32 @@ from .models import Account, LoginFailure, OneTimeToken, RefreshToken
 
 # argon2id (the library's default type) with its RFC 9106 "low memory" parameters.
 hasher = PasswordHasher()
+
+
+def offload(fn: Any, *args: Any) -> Any:
+    """Run a CPU-heavy call (argon2: tens of ms) in a real OS thread when inside an eventlet
+    (Nameko) worker, so the service keeps answering other requests meanwhile; argon2 releases
+    the GIL, so several sign-ins also use several cores."""
+    try:
+        from eventlet import patcher, tpool
+    except ImportError:  # pragma: no cover - plain scripts
+        return fn(*args)
+    if patcher.is_monkey_patched("thread"):
+        return tpool.execute(fn, *args)
+    return fn(*args)
+
+
+def hash_password(password: str) -> str:
+    return offload(hasher.hash, password)  # type: ignore[no-any-return]
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return bool(offload(hasher.verify, stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 # Verified against when the account is unknown, so timing does not reveal whether it exists.
 _DUMMY_HASH = hasher.hash("Dummy-password-1")
 
@@ -110,7 +136,7 @@ def register(uow: UnitOfWork, base_url: str, email: Any, password: Any, first_na
         acc = Account(id=uuid.uuid4().hex, email=email, status="pending", created_at=now(),
                       roles=[], addresses=[], household=[], notification_prefs={"email": True}, extra={})
         s.add(acc)
-    acc.password_hash = hasher.hash(password)
+    acc.password_hash = hash_password(password)
     acc.first_name, acc.last_name = names["first_name"], names["last_name"]
     s.flush()
     token = _issue_one_time(uow, acc, "activation", domain.ACTIVATION_TTL_S)
@@ -184,12 +210,8 @@ def login(uow: UnitOfWork, config: dict[str, Any], email: Any, password: Any,
         wait = int((aware(acc.locked_until) - now()).total_seconds()) + 1  # type: ignore[operator]
         raise LoginThrottled(f"Compte temporairement bloqué après plusieurs échecs. Réessayez dans {wait // 60 + 1} minutes.",
                              retry_after=wait)
-    ok = False
-    try:
-        ok = hasher.verify(acc.password_hash if acc and acc.password_hash else _DUMMY_HASH,
-                           password if isinstance(password, str) else "")
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = verify_password(acc.password_hash if acc and acc.password_hash else _DUMMY_HASH,
+                         password if isinstance(password, str) else "")
     if not ok or acc is None or acc.status != "active":
         uow.session.add(LoginFailure(client=client, at=now()))
         if acc is not None and acc.status == "active":
@@ -204,7 +226,7 @@ def login(uow: UnitOfWork, config: dict[str, Any], email: Any, password: Any,
         uow.commit()
         raise BadCredentials()
     if hasher.check_needs_rehash(acc.password_hash or ""):
-        acc.password_hash = hasher.hash(password)
+        acc.password_hash = hash_password(password)
     acc.failed_logins = 0
     acc.locked_until = None
     pair = _issue_pair(uow, config, acc, family=uuid.uuid4().hex)
@@ -364,7 +386,7 @@ def request_password_reset(uow: UnitOfWork, base_url: str, email: Any) -> None:
 
 
 def _set_password(uow: UnitOfWork, base_url: str, acc: Account, password: str) -> None:
-    acc.password_hash = hasher.hash(password)
+    acc.password_hash = hash_password(password)
     acc.failed_logins = 0
     acc.locked_until = None
     # Every session and every other reset link ends with the old password.
@@ -390,10 +412,7 @@ def change_password(uow: UnitOfWork, config: dict[str, Any], account_id: str, cu
                     new: Any) -> dict[str, Any]:
     """The current password is required; every session ends and a fresh pair is returned."""
     acc = active_account(uow, account_id)
-    try:
-        ok = isinstance(current, str) and hasher.verify(acc.password_hash or _DUMMY_HASH, current)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = isinstance(current, str) and verify_password(acc.password_hash or _DUMMY_HASH, current)
     if not acc.password_hash:
         ok = False
     if not ok:
