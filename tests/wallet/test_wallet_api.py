@@ -177,3 +177,33 @@ def test_every_wallet_route_is_in_the_openapi_document(client, gateway_app):
         if "wallet" in path or "backoffice/justificatifs" in path:
             documented = path.removeprefix("/api/v1").replace("<document_id>", "{id}").replace("<justificatif_id>", "{id}")
             assert documented in spec["paths"], path
+
+
+def test_export_lists_the_wallet_and_account_deletion_shreds_it(make_citizen, stack):
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    carla = make_citizen("wallet-carla")
+    doc = upload(carla, samples.pdf("export"), "export.pdf").get_json()
+    me = carla.get("/api/v1/me").get_json()
+    r = carla.get("/api/v1/me/export")
+    assert r.status_code == 200
+    assert doc["id"] in r.get_data(as_text=True)
+    store = ObjectStore.from_config(stack.service_config("wallet")["S3"])
+    assert store.list(f"{me['id']}/")
+    assert carla.delete("/api/v1/me").status_code == 204
+    engine = create_engine(stack.service_config("wallet")["DB_URL"])
+    deadline = time.monotonic() + 30  # the event travels identity -> broker -> wallet
+    try:
+        while True:
+            with engine.connect() as conn:
+                keys = conn.execute(text("SELECT count(*) FROM owner_key WHERE owner_id = :o"), {"o": me["id"]}).scalar()
+                docs = conn.execute(text("SELECT count(*) FROM document WHERE owner_id = :o"), {"o": me["id"]}).scalar()
+            if (keys, docs) == (0, 0) and not store.list(f"{me['id']}/") or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    finally:
+        engine.dispose()
+    assert (keys, docs) == (0, 0)
+    assert store.list(f"{me['id']}/") == []
