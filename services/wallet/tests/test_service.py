@@ -357,3 +357,24 @@ def test_call_origin_names_the_calling_service():
     Ctx.call_id_stack = ["standalone_rpc_proxy.call.1", "wallet.read_shared.2"]
     assert CallOrigin().get_dependency(Ctx()) == "portail"
 
+
+
+def test_janitor_finishes_what_a_crash_left(wallet, test_env):
+    container, rpc, config = wallet
+    anne = Person()
+    kept = rpc.upload_document(anne.token, "a.pdf", b64(samples.pdf()))
+    # a crash after the objects were written but before the row became active, long ago
+    up = rpc.begin_upload(anne.token, "crash.pdf", None, None, None)
+    rpc.upload_part(anne.token, up["upload_id"], 0, b64(samples.pdf()))
+    engine = create_engine(config["DB_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE document SET created_at = :t WHERE id = :i"),
+                     {"t": "2000-01-01 00:00:00.000000", "i": up["upload_id"]})
+    engine.dispose()
+    store = ObjectStore.from_config(config["S3"])
+    assert len(store.list(f"{anne.id}/")) == 2
+    with entrypoint_hook(container, "rotate_and_clean") as clean:
+        clean()
+    assert store.list(f"{anne.id}/") == [f"{anne.id}/{kept['id']}/000000"]
+    assert rows(config, "SELECT id FROM document WHERE owner_id = :o", o=anne.id) == [(kept["id"],)]
+    assert rows(config, "SELECT * FROM upload_part WHERE document_id = :d", d=up["upload_id"]) == []
