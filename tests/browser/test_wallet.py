@@ -122,3 +122,46 @@ def test_upload_with_progress_list_download_delete(page, app, stack, live_server
     assert "a été supprimé" in page.locator(".govuk-notification-banner").inner_text()
     assert page.get_by_text("Votre porte-documents est vide.").is_visible()
     assert [p for p in page.guichet_problems if "HTTP" in p or "error" in p] == []
+
+
+def test_agent_reviews_a_justificatif(page, app, stack, live_server, assert_accessible):
+    import io
+    from datetime import date, timedelta
+
+    server = live_server(app)
+    citizen = sign_in(app, stack, "browser-justif")
+    client = app.test_client()
+    auth = {"Authorization": "Bearer " + citizen["access_token"]}
+    r = client.post("/api/v1/wallet/documents", headers=auth, content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(samples.png(40, 20)), "rib.png")})
+    doc = r.get_json()
+    j = client.post("/api/v1/wallet/justificatifs", headers=auth,
+                    json={"document_id": doc["id"], "kind": "rib"}).get_json()
+    agent = client.post("/api/v1/auth/login", json={"email": "agent@guichet.test",
+                                                     "password": "AgentDemo2026!"}).get_json()
+    page.context.add_cookies([
+        {"name": "guichet_access", "value": agent["access_token"], "url": server.url},
+        {"name": "guichet_refresh", "value": agent["refresh_token"], "url": server.url},
+    ])
+    page.goto(server.url_for("/backoffice/justificatifs"))
+    assert_accessible(page)
+    page.locator(f'a[href="/backoffice/justificatifs/{j["id"]}"]').click()
+    assert page.locator("h1").inner_text() == "Relevé d’identité bancaire (RIB)"
+    assert_accessible(page)
+    # an error is shown beside the date, with a summary
+    page.get_by_label("Jour").fill("1")
+    page.get_by_label("Mois").fill("1")
+    page.get_by_label("Année").fill("2001")
+    page.get_by_role("button", name="Valider le justificatif").click()
+    assert "dans le futur" in page.locator(".govuk-error-summary").inner_text()
+    assert page.get_by_label("Année").input_value() == "2001"
+    assert_accessible(page)
+    until = date.today() + timedelta(days=365)
+    page.get_by_label("Jour").fill(str(until.day))
+    page.get_by_label("Mois").fill(str(until.month))
+    page.get_by_label("Année").fill(str(until.year))
+    page.get_by_role("button", name="Valider le justificatif").click()
+    page.wait_for_url(server.url_for("/backoffice/justificatifs"))
+    assert "est validé" in page.locator(".govuk-notification-banner").inner_text()
+    mine = client.get("/api/v1/wallet/justificatifs", headers=auth).get_json()["items"]
+    assert mine[0]["status"] == "validated" and mine[0]["valid_until"] == until.isoformat()
