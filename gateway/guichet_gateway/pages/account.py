@@ -8,17 +8,33 @@ and carries a CSRF token. The identity service checks everything again.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, flash, g, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from guichet_common.errors import parse_remote
 from nameko.exceptions import RemoteError
 
 from ..auth import REFRESH_COOKIE
 from .session import clear_session, login_required, page_caller, rpc, safe_next, set_session, staff_required
 
+log = logging.getLogger(__name__)
 bp = Blueprint("account_pages", __name__)
 
 RELATIONS = (("conjoint", "Conjoint ou conjointe"), ("enfant", "Enfant"), ("parent", "Parent"),
@@ -157,9 +173,89 @@ def connexion() -> Any:
 
 
 def franceconnect_enabled() -> bool:
-    from flask import current_app
-
     return bool(current_app.extensions.get("franceconnect"))
+
+
+# --- FranceConnect (OIDC, Authlib) --------------------------------------------------------
+
+def franceconnect_settings(app: Flask) -> dict[str, str] | None:
+    """From app.config["FRANCECONNECT"], else the environment; None when not configured.
+
+    GUICHET_FC_CLIENT_ID, GUICHET_FC_CLIENT_SECRET, GUICHET_FC_ISSUER (the discovery document is
+    <issuer>/.well-known/openid-configuration unless GUICHET_FC_DISCOVERY_URL says otherwise),
+    GUICHET_FC_SCOPES, GUICHET_FC_ACR (eidas1 by default, as FranceConnect requires).
+    """
+    conf = dict(app.config.get("FRANCECONNECT") or {})
+    env = os.environ
+    for key, name in (("client_id", "CLIENT_ID"), ("client_secret", "CLIENT_SECRET"), ("issuer", "ISSUER"),
+                      ("discovery_url", "DISCOVERY_URL"), ("scopes", "SCOPES"), ("acr", "ACR")):
+        conf.setdefault(key, env.get(f"GUICHET_FC_{name}", ""))
+    if not conf["client_id"] or not conf["client_secret"] or not (conf["issuer"] or conf["discovery_url"]):
+        return None
+    conf["discovery_url"] = conf["discovery_url"] or conf["issuer"].rstrip("/") + "/.well-known/openid-configuration"
+    conf["scopes"] = conf["scopes"] or "openid given_name family_name email birthdate"
+    conf["acr"] = conf["acr"] or "eidas1"
+    return conf
+
+
+def init_franceconnect(app: Flask) -> None:
+    conf = franceconnect_settings(app)
+    if conf is None:
+        return
+    from authlib.integrations.flask_client import OAuth
+
+    oauth = OAuth(app)
+    client = oauth.register(
+        "franceconnect", client_id=conf["client_id"], client_secret=conf["client_secret"],
+        server_metadata_url=conf["discovery_url"],
+        client_kwargs={"scope": conf["scopes"], "token_endpoint_auth_method": "client_secret_post", "timeout": 10})
+    app.extensions["franceconnect"] = {"client": client, "acr": conf["acr"]}
+
+
+@bp.post("/franceconnect/connexion")
+def franceconnect_start() -> Any:
+    fc = current_app.extensions.get("franceconnect")
+    if not fc:
+        abort(404)
+    session["fc_next"] = _next()
+    redirect_uri = current_app.config["BASE_URL"].rstrip("/") + "/franceconnect/retour"
+    try:
+        return fc["client"].authorize_redirect(redirect_uri, acr_values=fc["acr"])
+    except Exception:  # discovery unreachable: say so rather than fail
+        log.warning("FranceConnect unreachable", exc_info=True)
+        flash("FranceConnect ne répond pas pour le moment. Réessayez plus tard ou connectez-vous avec votre compte.",
+              "info")
+        return redirect("/connexion")
+
+
+@bp.get("/franceconnect/retour")
+def franceconnect_callback() -> Any:
+    fc = current_app.extensions.get("franceconnect")
+    if not fc:
+        abort(404)
+    target = safe_next(session.pop("fc_next", None), "/mon-compte")
+    if request.args.get("error"):
+        flash("La connexion avec FranceConnect a été annulée.", "info")
+        return redirect("/connexion")
+    try:
+        token = fc["client"].authorize_access_token()
+        claims = dict(token.get("userinfo") or {})
+        if not claims:
+            raise ValueError("no verified id_token")
+        if not claims.get("email"):  # FranceConnect may send identity claims through userinfo only
+            extra = fc["client"].userinfo(token=token)
+            if extra.get("sub") == claims["sub"]:
+                claims.update({k: v for k, v in extra.items() if k != "sub"})
+    except Exception:  # bad state, signature, nonce, issuer, network...: never a session
+        log.warning("FranceConnect callback refused", exc_info=True)
+        return render_template("account/franceconnect_erreur.html", page_title="Connexion impossible",
+                               detail="La réponse de FranceConnect n’a pas pu être vérifiée."), 400
+    pair, problem = call("login_franceconnect", {k: v for k, v in claims.items() if isinstance(v, str | bool | int)})
+    if pair is None:
+        return render_template("account/franceconnect_erreur.html", page_title="Connexion impossible",
+                               detail=(problem or {}).get("detail")), 409 if (problem or {}).get("kind") == "conflict" else 400
+    g.pop("new_session", None)
+    return set_session(go(target), pair)
 
 
 @bp.post("/deconnexion")
@@ -512,3 +608,4 @@ def bo_agents() -> Any:
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
+    init_franceconnect(app)

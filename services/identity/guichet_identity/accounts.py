@@ -12,7 +12,7 @@ from guichet_common.db import UnitOfWork
 from sqlalchemy import delete, func, select
 
 from . import domain, keys
-from .exceptions import AccountNotFound, BadCredentials, InvalidAccountData, InvalidToken, LoginThrottled
+from .exceptions import AccountBusy, AccountNotFound, BadCredentials, InvalidAccountData, InvalidToken, LoginThrottled
 from .models import Account, LoginFailure, OneTimeToken, RefreshToken
 
 # argon2id (the library's default type) with its RFC 9106 "low memory" parameters.
@@ -472,3 +472,61 @@ def set_agent(uow: UnitOfWork, email: Any, grant: bool) -> dict[str, Any]:
     uow.commit()
     view = account_view(acc)
     return {"id": acc.id, "email": acc.email, "roles": view["roles"]}
+
+
+# --- FranceConnect ----------------------------------------------------------------------
+
+def login_external(uow: UnitOfWork, config: dict[str, Any], provider: str, claims: Any) -> dict[str, Any]:
+    """Sign in with an identity provider's verified claims (the gateway checked the id_token's
+    signature, issuer, audience, expiry and nonce).
+
+    The provider's subject finds the linked account; on a first visit a verified email links
+    an existing account (activating one still pending: the provider vouches for the address),
+    otherwise a new account is created from the identity claims.
+    """
+    from .models import ExternalIdentity
+
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise InvalidToken("Réponse du fournisseur d'identité incomplète.")
+    subject = claims["sub"][:255]
+    link = uow.session.execute(select(ExternalIdentity).where(
+        ExternalIdentity.provider == provider, ExternalIdentity.subject == subject)).scalar_one_or_none()
+    acc = uow.session.get(Account, link.account_id) if link else None
+    if acc is None:
+        try:
+            email = domain.normalize_email(claims.get("email"))
+        except ValueError:
+            raise InvalidAccountData("Le fournisseur d'identité n'a pas transmis d'adresse électronique valide.",
+                                     errors={"email": ["Adresse électronique absente ou invalide."]}) from None
+        acc = by_email(uow, email)
+        verified = claims.get("email_verified", True) is not False  # FranceConnect's addresses come verified
+        if acc is not None and not verified:
+            raise AccountBusy("Un compte utilise déjà cette adresse : connectez-vous avec votre mot de passe, "
+                              "puis liez FranceConnect depuis votre compte.")
+        names = {}
+        for field, claim, label in (("first_name", "given_name", "prénom"), ("last_name", "family_name", "nom")):
+            try:
+                names[field] = domain.clean_name(str(claims.get(claim) or "").split(" ")[0] if field == "first_name"
+                                                 else claims.get(claim), label)
+            except ValueError:
+                names[field] = ""
+        if acc is None:
+            acc = Account(id=uuid.uuid4().hex, email=email, status="active", created_at=now(), activated_at=now(),
+                          roles=[], addresses=[], household=[], notification_prefs={"email": True}, extra={},
+                          first_name=names["first_name"], last_name=names["last_name"])
+            uow.session.add(acc)
+            uow.session.flush()
+            uow.emit(events.ACCOUNT_ACTIVATED, events.payload(account_id=acc.id, email=acc.email,
+                                                              first_name=acc.first_name))
+        elif acc.status == "pending":
+            acc.status, acc.activated_at = "active", now()
+        uow.session.add(ExternalIdentity(provider=provider, subject=subject, account_id=acc.id))
+        extra = dict(acc.extra or {}, fc_sub=subject)
+        if isinstance(claims.get("birthdate"), str):
+            extra["birthdate"] = claims["birthdate"][:10]
+        acc.extra = extra
+    if acc.status != "active":
+        raise BadCredentials()
+    pair = _issue_pair(uow, config, acc, family=uuid.uuid4().hex)
+    uow.commit()
+    return pair

@@ -99,3 +99,14 @@ class Membership(Base):
     until: Mapped[date | None] = mapped_column(Date, nullable=True)
     granted_by: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExternalIdentity(Base):
+    """An identity provider's subject (FranceConnect `sub`) linked to an account."""
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("provider", "subject", name="uq_external_subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    subject: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

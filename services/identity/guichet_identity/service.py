@@ -55,6 +55,11 @@ class IdentityService:
         return accounts.login(self.uow, self.config, email, password, client)
 
     @rpc(expected_exceptions=EXPECTED)
+    def login_franceconnect(self, claims: Any) -> dict[str, Any]:
+        """Sign-in from FranceConnect claims already verified by the gateway's OIDC client."""
+        return accounts.login_external(self.uow, self.config, "franceconnect", claims)
+
+    @rpc(expected_exceptions=EXPECTED)
     def refresh(self, refresh_token: Any) -> dict[str, Any]:
         return accounts.refresh(self.uow, self.config, refresh_token)
 
