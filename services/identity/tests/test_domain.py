@@ -119,6 +119,11 @@ def test_each_invalid_profile_field_is_reported(changes, field):
     assert field in errors, errors
 
 
+def test_per_category_email_switches_are_kept_with_the_master_switch():
+    clean, errors = domain.clean_profile_changes({"notification_prefs": {"email_demandes": False}}, ME, TODAY)
+    assert errors == {} and clean["notification_prefs"] == {"email": True, "email_demandes": False}
+
+
 def test_read_only_fields_sent_back_unchanged_are_accepted():
     clean, errors = domain.clean_profile_changes(dict(ME, first_name="Anne"), ME, TODAY)
     assert errors == {}

@@ -498,3 +498,28 @@ def test_key_rotation_keeps_sessions_open(svc):
     assert jwt.get_unverified_header(fresh["access_token"])["kid"] == new_kid
     assert svc.get_me(pair["access_token"])["email"]
     assert svc.get_me(fresh["access_token"])["email"]
+
+
+# --- FranceConnect -----------------------------------------------------------------------
+
+def test_franceconnect_claims_create_link_and_activate(svc):
+    # A new person: the account is created from the identity claims, active at once.
+    addr = new_email("fc")
+    sub = uuid.uuid4().hex
+    pair = svc.login_franceconnect({"sub": sub, "given_name": "Angela Claire", "family_name": "Dubois", "email": addr,
+                                    "birthdate": "1962-08-24"})
+    me = svc.get_me(pair["access_token"])
+    assert (me["email"], me["first_name"], me["last_name"], me["franceconnect"]) == (addr, "Angela", "Dubois", True)
+    again = svc.login_franceconnect({"sub": sub, "email": "changed-" + addr})
+    assert svc.get_me(again["access_token"])["id"] == me["id"]
+    # A pending sign-up with the same address is activated and linked (the provider vouches for it).
+    pending = new_email("fcpending")
+    svc.register(pending, PASSWORD, "Paul", "Durand")
+    linked = svc.login_franceconnect({"sub": uuid.uuid4().hex, "email": pending, "given_name": "Paul", "family_name": "Durand"})
+    assert svc.get_me(linked["access_token"])["email"] == pending
+    svc.login(pending, PASSWORD, "c-fc")  # the password chosen at sign-up works too
+    # Incomplete or unverified claims never sign anyone in.
+    assert remote(svc.login_franceconnect, {"email": addr})["kind"] == "bad_request"
+    assert remote(svc.login_franceconnect, {"sub": uuid.uuid4().hex})["kind"] == "invalid"
+    assert remote(svc.login_franceconnect, {"sub": uuid.uuid4().hex, "email": pending,
+                                            "email_verified": False})["kind"] == "conflict"
