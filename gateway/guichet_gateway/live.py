@@ -12,6 +12,9 @@ worker for as long as it lasts. Streams are therefore capped per process
 worker, so ordinary requests always find a thread); beyond the cap the stream answers
 503 and the page's script retries later. A stream also ends after GUICHET_SSE_MAX_AGE_S
 (default 300 s): the browser reconnects, which re-checks the session and frees the thread.
+An account keeps at most GUICHET_SSE_PER_ACCOUNT (default 2) streams: opening one more ends
+its oldest, so pages left behind (whose thread only notices at the next heartbeat) do not
+use up the cap.
 """
 from __future__ import annotations
 
@@ -42,14 +45,25 @@ class Listener:
         self.account_id = account_id
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=size)
         self.overflowed = False
+        self.closed = False
+        self.opened = time.monotonic()
+
+    def close(self) -> None:
+        """Ask the stream to end now (its thread may be waiting on the queue)."""
+        self.closed = True
+        try:
+            self.queue.put_nowait({})
+        except queue.Full:  # it will see `closed` on its next item
+            pass
 
 
 class LiveHub:
     """The per-process fan-out from the broker to the open streams."""
 
-    def __init__(self, amqp_uri: str, max_streams: int = 4, queue_size: int = 50) -> None:
+    def __init__(self, amqp_uri: str, max_streams: int = 4, queue_size: int = 50, per_account: int = 2) -> None:
         self.amqp_uri = amqp_uri
         self.max_streams = max_streams
+        self.per_account = per_account
         self.queue_size = queue_size
         self._lock = threading.Lock()
         self._listeners: dict[str, set[Listener]] = {}
@@ -63,6 +77,13 @@ class LiveHub:
     def subscribe(self, account_id: str) -> Listener | None:
         self.ensure_started()
         with self._lock:
+            # A page left for another one keeps its stream (and its thread) until the next
+            # write fails, up to a heartbeat later: the account's oldest streams make room.
+            mine = sorted(self._listeners.get(account_id, ()), key=lambda item: item.opened)
+            for old in mine[:max(0, len(mine) - self.per_account + 1)]:
+                old.close()
+                self._listeners[account_id].discard(old)
+                self._count -= 1
             if self._count >= self.max_streams:
                 return None
             listener = Listener(account_id, self.queue_size)
@@ -71,6 +92,7 @@ class LiveHub:
             return listener
 
     def unsubscribe(self, listener: Listener) -> None:
+        listener.closed = True
         with self._lock:
             group = self._listeners.get(listener.account_id)
             if group and listener in group:
@@ -187,6 +209,8 @@ def stream() -> Response:
                 except queue.Empty:
                     yield ": ping\n\n"  # keeps proxies from closing an idle connection
                     continue
+                if listener.closed:  # replaced by a newer stream of the same account
+                    return
                 if listener.overflowed:  # some were dropped: the page reloads its list instead
                     listener.overflowed = False
                     yield "event: resync\ndata: {}\n\n"
@@ -203,5 +227,6 @@ def init_live(app: Flask) -> None:
     # pika logs every failed connection attempt at ERROR; the consumer logs one warning per retry.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     app.extensions["guichet_live"] = LiveHub(
-        app.config["AMQP_URI"], max_streams=int(os.environ.get("GUICHET_SSE_MAX_STREAMS", "4")))
+        app.config["AMQP_URI"], max_streams=int(os.environ.get("GUICHET_SSE_MAX_STREAMS", "4")),
+        per_account=int(os.environ.get("GUICHET_SSE_PER_ACCOUNT", "2")))
     app.register_blueprint(bp)

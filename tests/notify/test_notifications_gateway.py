@@ -157,13 +157,28 @@ def test_live_stream_delivers_only_own_notifications(make_citizen, publish, gate
 def test_stream_cap_per_process(make_citizen, gateway_app):
     c = make_citizen("cap")
     hub = gateway_app.extensions["guichet_live"]
-    held = [hub.subscribe("someone-else") for _ in range(hub.max_streams)]
+    held = [hub.subscribe(f"someone-{i}") for i in range(hub.max_streams)]
     try:
         r = c.get("/notifications/stream")
         assert r.status_code == 503 and r.headers["Retry-After"]
     finally:
         for listener in held:
             hub.unsubscribe(listener)
+
+
+def test_stream_per_account_limit_ends_the_oldest(gateway_app):
+    hub = gateway_app.extensions["guichet_live"]
+    first, second = hub.subscribe("acct-x"), hub.subscribe("acct-x")
+    third = hub.subscribe("acct-x")  # per_account = 2: the oldest makes room
+    try:
+        assert first.closed and not second.closed and not third.closed
+        assert first.queue.get_nowait() == {}  # its waiting stream wakes up and ends
+        assert hub.publish_local({"account_id": "acct-x", "id": "n1"}) == 2
+        assert hub.publish_local({"account_id": "acct-y", "id": "n2"}) == 0
+    finally:
+        for listener in (first, second, third):
+            hub.unsubscribe(listener)
+    assert hub.publish_local({"account_id": "acct-x", "id": "n3"}) == 0
 
 
 def test_inbox_page_badge_and_actions(make_citizen, publish, client):
