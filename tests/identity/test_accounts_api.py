@@ -319,3 +319,31 @@ def test_key_rotation_logs_nobody_out(client, make_citizen, admin):
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": c.tokens["refresh_token"]})
     assert r.status_code == 200
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer " + r.get_json()["access_token"]}).status_code == 200
+
+
+def test_deletion_refused_while_a_demande_waits_then_allowed_and_every_service_purges(make_citizen, client, gateway_app):
+    import io
+    import time as _time
+
+    from tests.demarches.helpers import pdf, submitted_acte
+
+    c = make_citizen("delbusy")
+    me = c.get("/api/v1/me").get_json()
+    r = c.post("/api/v1/wallet/documents", data={"file": (io.BytesIO(pdf()), "rib.pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    did, _ = submitted_acte(c)
+    body = problem(c.delete("/api/v1/me"), 409)
+    assert "en attente" in body["detail"]
+    assert c.get("/api/v1/me").status_code == 200  # nothing deleted
+    assert c.post(f"/api/v1/demandes/{did}/cancel", json={}).status_code == 200
+    assert c.delete("/api/v1/me").status_code == 204
+    problem(client.post("/api/v1/auth/login", json={"email": c.email, "password": c.password}), 401)
+    pool = gateway_app.extensions["rpc"]
+    deadline = _time.monotonic() + 20
+    while _time.monotonic() < deadline:
+        wallet = pool.call("wallet", "export_personal_data", me["id"])
+        notify = pool.call("notify", "export_personal_data", me["id"])
+        if not wallet["documents"] and not notify["notifications"]:
+            break
+        _time.sleep(0.3)
+    assert wallet["documents"] == [] and notify["notifications"] == []
