@@ -207,3 +207,30 @@ def test_export_lists_the_wallet_and_account_deletion_shreds_it(make_citizen, st
         engine.dispose()
     assert (keys, docs) == (0, 0)
     assert store.list(f"{me['id']}/") == []
+
+
+def test_store_down_is_503_with_a_retry_hint(anne, gateway_app, monkeypatch):
+    """The wallet's StoreUnavailable (see the broker test with a dead S3 endpoint) reaches
+    the client as 503 + Retry-After, for the API and the pages."""
+    from guichet_common.errors import Unavailable
+    from nameko.exceptions import RemoteError
+
+    pool = gateway_app.extensions["rpc"]
+    real = pool.call
+
+    def call(service, method, *args, **kwargs):
+        if service == "wallet" and method in ("upload_document", "list_documents"):
+            raise RemoteError("StoreUnavailable", str(Unavailable("Le stockage des documents est momentanément "
+                                                                  "indisponible. Réessayez dans quelques instants.")))
+        return real(service, method, *args, **kwargs)
+
+    monkeypatch.setattr(pool, "call", call)
+    r = upload(anne, samples.pdf(), "a.pdf")
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert "Réessayez" in r.get_json()["detail"]
+    assert anne.get("/api/v1/wallet/documents").status_code == 503
+    page = gateway_app.test_client()
+    page.set_cookie("guichet_access", anne.tokens["access_token"])
+    r = page.get("/porte-documents")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert "Service momentanément indisponible" in r.get_data(as_text=True)

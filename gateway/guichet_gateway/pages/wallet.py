@@ -80,7 +80,19 @@ def problem_of(exc: Exception) -> dict[str, Any]:
         abort(404)
     if data.get("kind") == "forbidden":
         abort(403)
+    if data.get("kind") == "unavailable" and request.method == "GET":
+        raise StoreDown()
     return data
+
+
+class StoreDown(Exception):
+    """The wallet or its store is down: a French 503 page with a retry hint."""
+
+
+@bp.app_errorhandler(StoreDown)
+def _store_down(_exc: StoreDown) -> Any:
+    body, status = render("wallet/unavailable.html", 503, page_title="Service momentanément indisponible")
+    return body, status, {"Retry-After": "5"}
 
 
 STATUS_OF = {"too_large": 413, "unsupported_media": 415, "conflict": 409, "invalid": 422, "bad_request": 400,
