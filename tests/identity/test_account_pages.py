@@ -155,3 +155,24 @@ def test_admin_association_pages_and_citizen_forbidden(gateway_app, mail):
     r = post_form(c, f"/mes-relations/{assoc_id}/quitter", {}, get_url="/mes-relations")
     assert r.status_code == 302
     assert "Chorale de Massy" not in c.get("/mes-relations").get_data(as_text=True)
+
+
+def test_forgotten_password_pages_round_trip(gateway_app, mail):
+    c, email = sign_up_and_in(gateway_app, mail, "oubli")
+    anon = fresh_client(gateway_app)
+    r = post_form(anon, "/mot-de-passe-oublie", {"email": email})
+    assert "Si un compte utilise l’adresse" in r.get_data(as_text=True)
+    msgs = mail.to(email, subject="Réinitialisation")
+    link = re.search(r"https?://\S+/mot-de-passe/nouveau\?token=\S+", mail.body(msgs[-1])).group(0)
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    r = post_form(anon, "/mot-de-passe/nouveau", {"token": path.split("token=")[1], "password": "Nouveau2026ok",
+                                                  "password_confirm": "Autre2026ok"}, get_url=path)
+    assert "ne sont pas identiques" in r.get_data(as_text=True)
+    r = post_form(anon, "/mot-de-passe/nouveau", {"token": path.split("token=")[1], "password": "Nouveau2026ok",
+                                                  "password_confirm": "Nouveau2026ok"}, get_url=path)
+    assert r.status_code == 302 and r.headers["Location"] == "/connexion"
+    r = post_form(anon, "/mot-de-passe/nouveau", {"token": path.split("token=")[1], "password": "Encore2026ok",
+                                                  "password_confirm": "Encore2026ok"}, get_url=path)
+    assert "Ce lien n’est pas valable" in r.get_data(as_text=True)
+    r = post_form(fresh_client(gateway_app), "/connexion", {"email": email, "password": "Nouveau2026ok"})
+    assert r.status_code == 302
