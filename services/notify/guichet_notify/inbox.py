@@ -66,6 +66,8 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
         uow.commit()
         return []
     mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
+    if msg.inbox_link is not None:
+        inbox_link = domain.split_link(msg.inbox_link, cfg.get("BASE_URL", ""))[1]
     mail_ids = []
     if msg.inbox and account_id:
         note = Notification(id=uuid.uuid4().hex, account_id=account_id, kind=event_type, title=msg.title[:200],

@@ -22,6 +22,7 @@ class Message:
     security: bool = False  # account-security mail: sent whatever the preferences
     inbox: bool = True      # kept in the portal inbox (not for a pending account)
     category: str = "compte"
+    inbox_link: str | None = None  # the inbox entry's link when it must differ (None: same as link)
 
 
 def _account_registered(p: dict[str, Any]) -> Message:
@@ -65,7 +66,8 @@ def _password_reset_requested(p: dict[str, Any]) -> Message:
         body=(f"Bonjour {p.get('first_name', '')},\n\nVous avez demandé à réinitialiser votre mot de passe. "
               f"Ce lien est valable {p.get('valid_minutes', 60)} minutes et ne sert qu'une fois. "
               "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message."),
-        link=p["reset_url"], link_label="Choisir un nouveau mot de passe", security=True)
+        link=p["reset_url"], link_label="Choisir un nouveau mot de passe", security=True,
+        inbox_link="")  # the single-use token stays in the mailbox, never at rest in the inbox
 
 
 def _password_changed(p: dict[str, Any]) -> Message:
