@@ -102,7 +102,7 @@ def test_anonymous_and_bad_tokens(client):
 def test_openapi_documents_the_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/notifications", "/notifications/unread-count", "/notifications/read-all",
-            "/notifications/{id}/read", "/notifications/{id}"} <= set(paths)
+            "/notifications/{notification_id}/read", "/notifications/{notification_id}"} <= set(paths)
 
 
 def read_stream(citizen, out: queue.Queue, meta: dict):
