@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time as time_module
 import uuid
 from datetime import date, datetime, time
 from typing import Any
@@ -11,7 +12,7 @@ from guichet_common import events
 from guichet_common.auth import Caller
 from guichet_common.db import UnitOfWork, utcnow
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from . import catalogue, domain
 from .demandes import (
@@ -30,6 +31,7 @@ from .exceptions import BadInput, DemandeNotFound, InvalidAnswers, NotAllowed, W
 from .models import Attachment, Demande, Message, Note
 
 EXPORT_LIMIT = 10_000
+SEARCH_COUNT_LIMIT = 1000
 
 
 def require_staff(caller: Caller) -> None:
@@ -106,19 +108,53 @@ def queue(session: Session, caller: Caller, filters: dict[str, Any], page: Any =
     if status:
         q = q.where(Demande.status == str(status)[:40])
     order = SORTS.get(str(filters.get("sort") or "recent"), SORTS["recent"])
-    rows = session.execute(q.order_by(*order).offset((page - 1) * page_size).limit(page_size)).scalars().all()
-    total = session.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
+    # The list never shows the answers or the search text: not loading them halves the rows.
+    rows = session.execute(q.options(defer(Demande.answers), defer(Demande.search_text)).order_by(*order)
+                           .offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    searching = bool(str(filters.get("q") or "").strip())
+    counted = q.order_by(None).with_only_columns(Demande.id)
+    if searching:
+        # A loose search may match most of the table; counting past a bound costs a full scan
+        # for a figure nobody reads ("plus de 1 000").
+        counted = counted.limit(SEARCH_COUNT_LIMIT + 1)
+    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
     items = []
     for d in rows:
         item = list_item(d, definition_of(session, d))
         item.update(applicant_name=d.applicant_name, assigned_to=d.assigned_to, assigned_name=d.assigned_name)
         items.append(item)
-    out: dict[str, Any] = {"items": items, "page": page, "page_size": page_size, "total": total}
-    if with_counts:
-        counted = base.order_by(None).subquery()
-        out["counts"] = {st: n for st, n in session.execute(
-            select(counted.c.status, func.count()).group_by(counted.c.status)).all()}
+    out: dict[str, Any] = {"items": items, "page": page, "page_size": page_size,
+                           "total": min(total, SEARCH_COUNT_LIMIT) if searching else total}
+    if searching:
+        out["total_capped"] = total > SEARCH_COUNT_LIMIT
+    if with_counts and not searching:
+        out["counts"] = _counts(session, caller, base, filters)
+    elif with_counts:
+        out["counts"] = {}
     return out
+
+
+# Counts per status are a glance at the queue: a few seconds old is fine, and a group-by
+# over every demande of a démarche for each page view is not.
+COUNTS_TTL_S = 3.0
+_counts_cache: dict[tuple[Any, ...], tuple[float, dict[str, int]]] = {}
+
+
+def _counts(session: Session, caller: Caller, base: Select[Any], filters: dict[str, Any]) -> dict[str, int]:
+    key = tuple(sorted((k, str(v)) for k, v in filters.items() if k not in ("status", "sort", "q") and v))
+    if filters.get("assigned") == "me":
+        key += (("me", caller.id),)
+    hit = _counts_cache.get(key)
+    now = time_module.monotonic()
+    if hit and now - hit[0] < COUNTS_TTL_S:
+        return dict(hit[1])
+    by_status = base.order_by(None).with_only_columns(Demande.status).subquery()
+    counts = {st: n for st, n in session.execute(
+        select(by_status.c.status, func.count()).group_by(by_status.c.status)).all()}
+    if len(_counts_cache) > 500:
+        _counts_cache.clear()
+    _counts_cache[key] = (now, counts)
+    return dict(counts)
 
 
 def detail(session: Session, caller: Caller, demande_id: Any) -> dict[str, Any]:

@@ -395,11 +395,12 @@ def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Cal
         if replay.get("id") == demande_id:
             return {k: v for k, v in replay.items() if k != "id"}
         raise WrongStatus("Cette clé d'idempotence a déjà servi pour une autre demande.")
+    present = {r for r in s.execute(select(Attachment.requirement).where(Attachment.demande_id == demande_id)).scalars()
+               if r} if isinstance(demande_id, str) else set()
     d = load_own(s, caller, demande_id)
     if d.status != "brouillon":
         raise WrongStatus("Cette demande a déjà été envoyée.")
     defn = definition_of(s, d)
-    present = {r for r in s.execute(select(Attachment.requirement).where(Attachment.demande_id == d.id)).scalars() if r}
     if domain.missing_attachments(defn, present):
         # Other services are asked before any row is locked (see service.releasing).
         present = _use_justificatifs(uow, ports, token, d, defn, present)
@@ -417,11 +418,9 @@ def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Cal
     d.answers = answers
     d.status = "en_attente"
     d.submitted_at = now
-    for _ in range(5):
-        number = domain.new_tracking_number()
-        if not s.execute(select(Demande.id).where(Demande.tracking_number == number)).first():
-            break
-    d.tracking_number = number
+    # 60 random bits: a collision is as likely as guessing a number; the unique index would
+    # refuse it and the person would simply send again.
+    d.tracking_number = domain.new_tracking_number()
     _touch(d, defn)
     _history(s, d, "en_attente", "Demande envoyée.")
     uow.emit(events.DEMANDE_SUBMITTED, event_payload(base_url, d, defn))
