@@ -126,7 +126,9 @@ def register(uow: UnitOfWork, base_url: str, email: Any, password: Any, first_na
         s.flush()
         acc = None
     if acc is not None and acc.status == "active":
-        # Same answer as for a new address; the owner is told instead (no enumeration).
+        # Same answer as for a new address; the owner is told instead (no enumeration), and
+        # the same argon2 work is done so the answer takes as long.
+        hash_password(password)
         uow.emit(events.ACCOUNT_REGISTER_ATTEMPT_KNOWN, events.payload(
             account_id=acc.id, email=acc.email, first_name=acc.first_name,
             reset_url=f"{base_url}/mot-de-passe-oublie"))
@@ -192,6 +194,25 @@ def _client_brake(uow: UnitOfWork, client: str) -> int:
     return max(1, int((aware(oldest) + FAILURE_WINDOW - now()).total_seconds()) + 1)  # type: ignore[operator]
 
 
+def _refuse_if_locked(acc: Account) -> None:
+    if acc.locked_until and aware(acc.locked_until) > now():  # type: ignore[operator]
+        wait = int((aware(acc.locked_until) - now()).total_seconds()) + 1  # type: ignore[operator]
+        raise LoginThrottled(f"Compte temporairement bloqué après plusieurs échecs. Réessayez dans {wait // 60 + 1} minutes.",
+                             retry_after=wait)
+
+
+def _record_failure(uow: UnitOfWork, config: dict[str, Any], acc: Account) -> None:
+    """One more wrong password for this account; the fifth locks it and the owner is told."""
+    acc.failed_logins = (acc.failed_logins or 0) + 1
+    if acc.failed_logins >= MAX_FAILURES_PER_ACCOUNT:
+        acc.locked_until = now() + LOCK_DURATION
+        acc.failed_logins = 0
+        uow.emit(events.ACCOUNT_LOCKED, events.payload(
+            account_id=acc.id, email=acc.email, first_name=acc.first_name,
+            minutes=int(LOCK_DURATION.total_seconds() // 60),
+            reset_url=f"{config['BASE_URL']}/mot-de-passe-oublie"))
+
+
 def login(uow: UnitOfWork, config: dict[str, Any], email: Any, password: Any,
           client: str = "") -> dict[str, Any]:
     client = (client or "unknown")[:64]
@@ -206,23 +227,14 @@ def login(uow: UnitOfWork, config: dict[str, Any], email: Any, password: Any,
     acc = None
     if email:
         acc = uow.session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
-    if acc is not None and acc.locked_until and aware(acc.locked_until) > now():  # type: ignore[operator]
-        wait = int((aware(acc.locked_until) - now()).total_seconds()) + 1  # type: ignore[operator]
-        raise LoginThrottled(f"Compte temporairement bloqué après plusieurs échecs. Réessayez dans {wait // 60 + 1} minutes.",
-                             retry_after=wait)
+    if acc is not None:
+        _refuse_if_locked(acc)
     ok = verify_password(acc.password_hash if acc and acc.password_hash else _DUMMY_HASH,
                          password if isinstance(password, str) else "")
     if not ok or acc is None or acc.status != "active":
         uow.session.add(LoginFailure(client=client, at=now()))
         if acc is not None and acc.status == "active":
-            acc.failed_logins = (acc.failed_logins or 0) + 1
-            if acc.failed_logins >= MAX_FAILURES_PER_ACCOUNT:
-                acc.locked_until = now() + LOCK_DURATION
-                acc.failed_logins = 0
-                uow.emit(events.ACCOUNT_LOCKED, events.payload(
-                    account_id=acc.id, email=acc.email, first_name=acc.first_name,
-                    minutes=int(LOCK_DURATION.total_seconds() // 60),
-                    reset_url=f"{config['BASE_URL']}/mot-de-passe-oublie"))
+            _record_failure(uow, config, acc)
         uow.commit()
         raise BadCredentials()
     if hasher.check_needs_rehash(acc.password_hash or ""):
@@ -412,10 +424,13 @@ def change_password(uow: UnitOfWork, config: dict[str, Any], account_id: str, cu
                     new: Any) -> dict[str, Any]:
     """The current password is required; every session ends and a fresh pair is returned."""
     acc = active_account(uow, account_id)
+    _refuse_if_locked(acc)  # a stolen session must not become a way to guess the password
     ok = isinstance(current, str) and verify_password(acc.password_hash or _DUMMY_HASH, current)
     if not acc.password_hash:
         ok = False
     if not ok:
+        _record_failure(uow, config, acc)
+        uow.commit()
         raise InvalidAccountData("Le mot de passe actuel est incorrect.",
                                  errors={"current_password": ["Le mot de passe actuel est incorrect."]})
     _check_new_password(new, "new_password")

@@ -523,3 +523,12 @@ def test_franceconnect_claims_create_link_and_activate(svc):
     assert remote(svc.login_franceconnect, {"sub": uuid.uuid4().hex})["kind"] == "invalid"
     assert remote(svc.login_franceconnect, {"sub": uuid.uuid4().hex, "email": pending,
                                             "email_verified": False})["kind"] == "conflict"
+
+
+def test_wrong_current_passwords_lock_the_account_too(svc):
+    addr, pair = citizen(svc, "chpwlock")
+    for _ in range(5):
+        assert remote(svc.change_password, pair["access_token"], "Wrong2026pass", "Nouveau2026ok")["kind"] == "invalid"
+    assert remote(svc.change_password, pair["access_token"], PASSWORD, "Nouveau2026ok")["kind"] == "too_many"
+    assert remote(svc.login, addr, PASSWORD, "c-chpwlock")["kind"] == "too_many"
+    wait_event(events.ACCOUNT_LOCKED, email=addr)
