@@ -112,6 +112,7 @@ def test_sign_up_activate_sign_in_edit_profile_sign_out(page, app, stack, live_s
     page.click("button:has-text('Ajouter la personne')")
     page.wait_for_url(re.compile(r".*/mon-compte(#foyer)?$"))
     assert "Léo Martin" in page.locator("main").inner_text()
+    assert_accessible(page)  # with the household table and its buttons
     for path in ("/mon-compte/adresses/ajouter", "/mon-compte/contacts/ajouter", "/mon-compte/preferences",
                  "/mon-compte/mot-de-passe", "/mon-compte/adresse-electronique", "/mon-compte/suppression",
                  "/mes-relations", "/mot-de-passe-oublie"):
@@ -124,3 +125,27 @@ def test_sign_up_activate_sign_in_edit_profile_sign_out(page, app, stack, live_s
     page.wait_for_url(server.url + "/")
     page.goto(server.url_for("/mon-compte"))
     page.wait_for_url(re.compile(r".*/connexion\?next=.*"))
+
+
+def test_admin_association_pages(page, app, stack, live_server, assert_accessible):
+    server = live_server(app)
+    page.goto(server.url_for("/connexion?next=/backoffice/associations"))
+    page.fill("#email", "admin@guichet.test")
+    page.fill("#password", "AdminDemo2026!")
+    page.click("button:has-text('Me connecter')")
+    page.wait_for_url(re.compile(r".*/backoffice/associations$"))
+    assert_accessible(page)
+    page.click("button:has-text('Enregistrer l’association')")
+    assert "Saisissez le nom" in page.locator("#name-error").inner_text()
+    assert_accessible(page)
+    page.fill("#name", "Les Amis du Parc")
+    page.fill("#rna", "W" + str(int.from_bytes(os.urandom(4), "big") % 10**9).zfill(9))
+    page.click("button:has-text('Enregistrer l’association')")
+    page.wait_for_selector("h1:has-text('Les Amis du Parc')")
+    page.fill("#email", "agent@guichet.test")
+    page.check("#role")
+    page.click("button:has-text('Accorder le droit')")
+    page.wait_for_selector("td:has-text('agent@guichet.test')")
+    assert_accessible(page)
+    page.goto(server.url_for("/backoffice/agents"))
+    assert_accessible(page)
