@@ -31,6 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=500)
     ap.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
+    ap.add_argument("--log", action="store_true", help="print the end of the notify log")
     args = ap.parse_args()
     clean_stale()
     no_s3 = types.SimpleNamespace(endpoint="127.0.0.1:1", access_key="-", secret_key="-")  # notify needs none
@@ -58,6 +59,8 @@ def main() -> None:
         print(f"  emails written (.eml) : {len(msgs)} in {t_all:.2f} s after the first publish")
         print(f"  end to end            : {args.n / t_all:.1f} events -> emails per second")
         print(f"  duplicates            : {dupes}")
+        if args.log:
+            print(env.log_tail("notify", 4000))
     finally:
         env.close()
 

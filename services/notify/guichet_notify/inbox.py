@@ -41,7 +41,9 @@ def aware(dt: datetime | None) -> datetime | None:
 
 def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload: dict[str, Any],
                  contact: Callable[[str], dict[str, Any] | None]) -> list[str]:
-    """Store the inbox entry and the mail for one event, once. Returns mail ids to send now."""
+    """Store the inbox entry and the mail for one event, once. Returns the ids of the mails
+    it stored, already leased to the caller (pass them to `deliver(..., leased=True)`)."""
+    lease_s = domain.RetryPolicy.from_config(cfg).lease_s
     event_id = str(payload.get("event_id") or "")
     if not event_id or uow.session.get(ProcessedEvent, (event_id, event_type)) is not None:
         uow.rollback()
@@ -84,7 +86,11 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
         mail_id = f"{event_id}:{event_type}"[:64]
         uow.session.add(OutgoingMail(id=mail_id, account_id=account_id, to_addr=email, subject=subject[:300],
                                      text_body=text, html_body=html, status="queued", attempts=0,
-                                     next_attempt_at=now(), created_at=now(), last_error=""))
+                                     # born leased to this worker, which sends it right after the
+                                     # commit (one commit less per mail); the timer takes it over
+                                     # only if that fails or the process dies
+                                     next_attempt_at=now() + timedelta(seconds=lease_s), created_at=now(),
+                                     last_error=""))
         mail_ids.append(mail_id)
     uow.commit()
     return mail_ids
@@ -135,7 +141,8 @@ def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain
                 type(exc).__name__)
 
 
-def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: domain.RetryPolicy) -> int:
+def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: domain.RetryPolicy,
+            leased: bool = False) -> int:
     """Send the given due mails over one SMTP session. Returns how many were sent.
 
     A mail is recorded as sent once the whole message is on the wire, before the server's
@@ -143,7 +150,10 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
     window left for a duplicate is a crash during that one local commit (SMTP has no way to
     ask the server afterwards); the Message-ID is stable so a copy stays recognisable.
     """
-    claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
+    if leased:  # just stored by handle_event with a lease for us
+        claimed = [m for m in (uow.session.get(OutgoingMail, i) for i in mail_ids) if m is not None]
+    else:
+        claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
     if not claimed:
         return 0
     # The leases were taken just now; keep a safety margin so that a slow session never

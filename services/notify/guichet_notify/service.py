@@ -47,7 +47,7 @@ class NotifyService:
             eventlet.sleep(1)  # back off before the message is requeued
             raise
         if mail_ids:
-            inbox.deliver(self.uow, self.mailer, mail_ids, self._policy())
+            inbox.deliver(self.uow, self.mailer, mail_ids, self._policy(), leased=True)
 
     @rpc
     def health(self) -> dict[str, str]:
