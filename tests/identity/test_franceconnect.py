@@ -38,6 +38,7 @@ class Provider:
             return jsonify(issuer=self.issuer, authorization_endpoint=self.issuer + "/authorize",
                            token_endpoint=self.issuer + "/token", jwks_uri=self.issuer + "/jwks",
                            userinfo_endpoint=self.issuer + "/userinfo", response_types_supported=["code"],
+                           end_session_endpoint=self.issuer + "/logout",
                            subject_types_supported=["public"], id_token_signing_alg_values_supported=["RS256"],
                            token_endpoint_auth_methods_supported=["client_secret_post"])
 
@@ -140,6 +141,15 @@ def test_first_login_creates_the_account_then_the_same_subject_signs_in_again(fc
     c2, r2 = franceconnect(fc_app, provider, dict(claims, email="other-" + email))
     assert r2.status_code == 302
     assert email in c2.get("/mon-compte").get_data(as_text=True)
+    # Signing out ends the FranceConnect session too (RP-initiated logout with the id_token).
+    page = c2.get("/mon-compte").get_data(as_text=True)
+    r = c2.post("/deconnexion", data={"csrf_token": csrf(page)})
+    assert r.status_code == 302
+    out = urlparse(r.headers["Location"])
+    assert r.headers["Location"].startswith(provider.issuer + "/logout?")
+    q = parse_qs(out.query)
+    assert q["id_token_hint"] and q["state"] and q["post_logout_redirect_uri"][0].endswith("/")
+    assert c2.get("/mon-compte").status_code == 302
 
 
 def test_first_login_links_an_existing_account_by_verified_email(fc_app, provider, make_citizen):

@@ -35,6 +35,7 @@ from ..auth import REFRESH_COOKIE
 from .session import clear_session, login_required, page_caller, rpc, safe_next, set_session, staff_required
 
 log = logging.getLogger(__name__)
+FC_ID_TOKEN_COOKIE = "guichet_fc_id_token"
 bp = Blueprint("account_pages", __name__)
 
 RELATIONS = (("conjoint", "Conjoint ou conjointe"), ("enfant", "Enfant"), ("parent", "Parent"),
@@ -255,7 +256,11 @@ def franceconnect_callback() -> Any:
         return render_template("account/franceconnect_erreur.html", page_title="Connexion impossible",
                                detail=(problem or {}).get("detail")), 409 if (problem or {}).get("kind") == "conflict" else 400
     g.pop("new_session", None)
-    return set_session(go(target), pair)
+    resp = set_session(go(target), pair)
+    if token.get("id_token"):  # kept for FranceConnect's logout (id_token_hint)
+        resp.set_cookie(FC_ID_TOKEN_COOKIE, token["id_token"], max_age=12 * 3600, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), path="/")
+    return resp
 
 
 @bp.post("/deconnexion")
@@ -266,9 +271,22 @@ def deconnexion() -> Any:
             rpc("identity", "logout", refresh)
         except RemoteError:
             pass  # the cookies go anyway
-    flash("Vous êtes déconnecté.", "success")
     g.pop("new_session", None)
+    fc = current_app.extensions.get("franceconnect")
+    id_token = request.cookies.get(FC_ID_TOKEN_COOKIE)
+    if fc and id_token:
+        # Signed in through FranceConnect: the FranceConnect session ends too (RP-initiated logout).
+        try:
+            resp = fc["client"].logout_redirect(
+                post_logout_redirect_uri=current_app.config["BASE_URL"].rstrip("/") + "/", id_token_hint=id_token)
+            resp = clear_session(make_response(resp))
+            resp.delete_cookie(FC_ID_TOKEN_COOKIE, path="/")
+            return resp
+        except Exception:  # no end_session_endpoint or provider down: our session still ends
+            log.warning("FranceConnect logout unavailable", exc_info=True)
+    flash("Vous êtes déconnecté.", "success")
     resp = clear_session(go("/"))
+    resp.delete_cookie(FC_ID_TOKEN_COOKIE, path="/")
     return resp
 
 
