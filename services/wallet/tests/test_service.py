@@ -183,6 +183,15 @@ def test_master_key_rotation_keeps_every_document_readable(start_wallet, test_en
         assert unb64(rpc.wallet.read_document(bob.token, b["id"])["content_b64"]) == samples.rtf()
     # objects untouched: rotation rewrote keys only
     assert {n: store.read(n) for n in before} == before
+    # a replica still on the old keyring leaves keys it cannot unwrap alone
+    container, config = start_wallet()
+    with ClusterRpcProxy(config, timeout=30) as rpc:
+        assert rpc.wallet.rewrap_owner_keys(100000)["rewrapped"] == 0
+    container.stop()
+    # back to the session's key, for the other tests sharing this database
+    _, config = start_wallet(MASTER_KEY=f"{new_only.to_secret()},{old.to_secret()}")
+    with ClusterRpcProxy(config, timeout=30) as rpc:
+        assert rpc.wallet.rewrap_owner_keys(100000)["remaining"] == 0
 
 
 def test_account_deleted_shreds_keys_and_objects(wallet):
