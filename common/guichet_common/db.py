@@ -48,6 +48,25 @@ class ProcessedEventMixin:
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def _green_psycopg() -> None:
+    """Under eventlet, make psycopg wait through the patched select().
+
+    Why: psycopg 3 picks its C wait function unless it detects gevent; under eventlet
+    that function blocks the whole process while a query runs, so one worker waiting on
+    the database (or on a row lock held by another worker of the same process) stalls
+    every other worker. Checked: 4 concurrent pg_sleep(0.5) took 2.0 s, 0.5 s after this.
+    """
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover - not a Nameko process
+        return
+    if not patcher.is_monkey_patched("select"):
+        return
+    import psycopg.waiting as waiting
+
+    waiting.wait = waiting.wait_select  # type: ignore[assignment]
+
+
 def make_engine(url: str, **kw: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -66,6 +85,8 @@ def make_engine(url: str, **kw: Any) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith("postgresql"):
+        _green_psycopg()
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_pre_ping", True)
