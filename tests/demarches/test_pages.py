@@ -106,3 +106,31 @@ def test_citizen_journey_through_the_pages(gateway_app, make_citizen, agent):
     assert "Annuler la demande" not in page
     # posting without the CSRF token is refused
     assert b.post(f"/demandes/{did}/messages", data={"body": "x"}).status_code == 400
+
+
+def test_admin_edits_a_demarche_in_the_back_office(gateway_app, admin, agent):
+    import uuid
+
+    slug = "page-" + uuid.uuid4().hex[:8]
+    a = browser_of(gateway_app, agent)
+    assert a.get("/backoffice/demarches/nouvelle").status_code == 403  # agents are not admins
+    b = browser_of(gateway_app, admin)
+    page = b.get("/backoffice/demarches/nouvelle").get_data(as_text=True)
+    assert "Définition (YAML)" in page
+    r = b.post("/backoffice/demarches/nouvelle", data={"csrf_token": csrf(page), "definition": "slug: [oops"})
+    assert r.status_code == 422 and "YAML" in r.get_data(as_text=True)
+    text = (f"slug: {slug}\ntitle: Essai de page\naudience: individual\nonline: true\nsteps:\n  - id: a\n    title: A\n"
+            "    fields:\n      - {name: objet, label: Objet, type: couleur}\n")
+    r = b.post("/backoffice/demarches/nouvelle", data={"csrf_token": csrf(page), "definition": text})
+    assert r.status_code == 422 and "Type inconnu" in r.get_data(as_text=True)
+    r = b.post("/backoffice/demarches/nouvelle", data={"csrf_token": csrf(page), "definition": text.replace("couleur", "text")})
+    assert r.status_code == 302
+    page = b.get(f"/backoffice/demarches/{slug}").get_data(as_text=True)
+    assert "Version courante : 1" in page and "Essai de page" in page
+    r = b.post(f"/backoffice/demarches/{slug}", data={"csrf_token": csrf(page),
+                                                      "definition": text.replace("couleur", "long_text")})
+    assert r.status_code == 302
+    assert "Version courante : 2" in b.get(f"/backoffice/demarches/{slug}").get_data(as_text=True)
+    assert admin.get(f"/api/v1/backoffice/demarches/{slug}").get_json()["definition"]["steps"][0]["fields"][0]["type"] \
+        == "long_text"
+    assert slug in b.get("/backoffice/demarches").get_data(as_text=True)

@@ -98,6 +98,12 @@ def bo_create_demarche():  # type: ignore[no-untyped-def]
     return jsonify(rpc("demarches", "admin_create_demarche", g.token, json_body())), 201
 
 
+@bp.get("/backoffice/demarches/<slug>")
+@require_staff
+def bo_get_demarche(slug: str):  # type: ignore[no-untyped-def]
+    return jsonify(rpc("demarches", "admin_get_demarche", g.token, slug))
+
+
 @bp.put("/backoffice/demarches/<slug>")
 @require_staff
 def bo_update_demarche(slug: str):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import yaml
 from flask import Blueprint, Flask, Response, flash, g, redirect, request
 from nameko.exceptions import RemoteError
 
@@ -132,6 +133,81 @@ def assign(demande_id: str) -> Any:
 @staff_required
 def piece(demande_id: str, attachment_id: str) -> Any:
     return file_download(call("bo_read_attachment", g.token, demande_id, attachment_id))
+
+
+# --- the démarches editor (admins) ----------------------------------------------------------
+
+
+@bp.get("/backoffice/demarches")
+@staff_required
+def demarches_list() -> Any:
+    return render("backoffice/demarches.html", page_title="Back-office : démarches",
+                  demarches=call("admin_list_demarches", g.token))
+
+
+def _editor(slug: str | None, text: str, version: int | None, errors: dict[str, list[str]] | None = None,
+            status: int = 200) -> Any:
+    return render("backoffice/demarche_edit.html", status, page_title="Modifier une démarche" if slug else
+                  "Nouvelle démarche", slug=slug, text=text, version=version, errors=errors or {},
+                  has_errors=bool(errors))
+
+
+@bp.route("/backoffice/demarches/nouvelle", methods=["GET", "POST"])
+@staff_required
+def demarche_new() -> Any:
+    if request.method == "GET":
+        call("admin_list_demarches", g.token)  # 403 for an agent who is not an admin
+        return _editor(None, EXAMPLE, None)
+    return _save(None)
+
+
+@bp.route("/backoffice/demarches/<slug>", methods=["GET", "POST"])
+@staff_required
+def demarche_edit(slug: str) -> Any:
+    if request.method == "GET":
+        current = call("admin_get_demarche", g.token, slug)
+        text = yaml.safe_dump(current["definition"], allow_unicode=True, sort_keys=False, width=110)
+        return _editor(slug, text, current["version"])
+    return _save(slug)
+
+
+def _save(slug: str | None) -> Any:
+    text = request.form.get("definition", "")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return _editor(slug, text, None, {"definition": [f"Le texte n’est pas du YAML valide : {exc}"[:300]]}, 422)
+    try:
+        if slug:
+            saved = rpc("demarches", "admin_update_demarche", g.token, slug, raw)
+        else:
+            saved = rpc("demarches", "admin_create_demarche", g.token, raw)
+    except RemoteError as exc:
+        payload = problem(exc)
+        msgs = [f"{k} : {m}" for k, v in (payload.get("errors") or {}).items() for m in v] or [payload.get("detail", "")]
+        return _editor(slug, text, None, {"definition": msgs}, 409 if payload.get("kind") == "conflict" else 422)
+    flash(f"La démarche « {saved['title']} » est enregistrée (version {saved['version']}). "
+          "Les demandes déjà commencées gardent leur version.", "success")
+    return redirect("/backoffice/demarches")
+
+
+EXAMPLE = """slug: ma-demarche
+title: Titre de la démarche
+description: Ce que la démarche permet de faire.
+audience: individual   # ou association
+online: true
+steps:
+  - id: coordonnees
+    title: Vos coordonnées
+    fields:
+      - {name: nom, label: Nom, type: text, required: true, prefill: last_name}
+      - {name: courriel, label: Adresse électronique, type: email, required: true, prefill: email}
+attachments:
+  - {name: justificatif, label: Justificatif de domicile, kind: domicile, required: true}
+workflow:
+  statuses: []
+  transitions: {}
+"""
 
 
 def register(app: Flask) -> None:

@@ -112,12 +112,16 @@ def queue(session: Session, caller: Caller, filters: dict[str, Any], page: Any =
     rows = session.execute(q.options(defer(Demande.answers), defer(Demande.search_text)).order_by(*order)
                            .offset((page - 1) * page_size).limit(page_size)).scalars().all()
     searching = bool(str(filters.get("q") or "").strip())
-    counted = q.order_by(None).with_only_columns(Demande.id)
+    counts: dict[str, int] | None = None
     if searching:
         # A loose search may match most of the table; counting past a bound costs a full scan
         # for a figure nobody reads ("plus de 1 000").
-        counted = counted.limit(SEARCH_COUNT_LIMIT + 1)
-    total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+        counted = q.order_by(None).with_only_columns(Demande.id).limit(SEARCH_COUNT_LIMIT + 1)
+        total = session.execute(select(func.count()).select_from(counted.subquery())).scalar_one()
+    else:
+        # Without a search the total is a sum of the (shortly cached) counts per status.
+        counts = _counts(session, caller, base, filters)
+        total = counts.get(str(status), 0) if status else sum(counts.values())
     items = []
     for d in rows:
         item = list_item(d, definition_of(session, d))
@@ -127,15 +131,15 @@ def queue(session: Session, caller: Caller, filters: dict[str, Any], page: Any =
                            "total": min(total, SEARCH_COUNT_LIMIT) if searching else total}
     if searching:
         out["total_capped"] = total > SEARCH_COUNT_LIMIT
-    if with_counts and not searching:
-        out["counts"] = _counts(session, caller, base, filters)
+    if with_counts and counts is not None:
+        out["counts"] = counts
     elif with_counts:
         out["counts"] = {}
     return out
 
 
-# Counts per status are a glance at the queue: a few seconds old is fine, and a group-by
-# over every demande of a démarche for each page view is not.
+# Counts per status (and the list's total) are a glance at the queue: a few seconds old is
+# fine, and a group-by over every demande of a démarche for each page view is not.
 COUNTS_TTL_S = 3.0
 _counts_cache: dict[tuple[Any, ...], tuple[float, dict[str, int]]] = {}
 

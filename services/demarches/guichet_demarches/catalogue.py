@@ -104,6 +104,20 @@ def _require_admin(caller: Caller) -> None:
         raise NotAllowed("La gestion des démarches est réservée aux administrateurs.")
 
 
+def admin_get(session: Session, caller: Caller, slug: Any) -> dict[str, Any]:
+    """The current definition in the editable (input) form, workflow included."""
+    _require_admin(caller)
+    defn = current(session, slug)
+    defaults = {s["slug"]: s for s in domain.DEFAULT_STATUSES}
+    extra = [s for s in defn["statuses"] if defaults.get(s["slug"]) != s]
+    transitions = {k: v for k, v in defn["transitions"].items() if domain.DEFAULT_TRANSITIONS.get(k) != v}
+    out = {k: defn[k] for k in ("slug", "title", "description", "audience", "online", "steps", "attachments")}
+    if defn.get("info_url"):
+        out["info_url"] = defn["info_url"]
+    out["workflow"] = {"statuses": extra, "transitions": transitions}
+    return {"version": defn["version"], "definition": out}
+
+
 def admin_create(uow: UnitOfWork, caller: Caller, raw: Any) -> dict[str, Any]:
     _require_admin(caller)
     slug = raw.get("slug") if isinstance(raw, dict) else None

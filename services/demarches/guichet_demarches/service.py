@@ -127,6 +127,11 @@ class DemarchesService:
 
     @rpc(expected_exceptions=EXPECTED)
     @releasing
+    def admin_get_demarche(self, token: str, slug: Any) -> dict[str, Any]:
+        return catalogue.admin_get(self.uow.session, self._caller(token), slug)
+
+    @rpc(expected_exceptions=EXPECTED)
+    @releasing
     def admin_create_demarche(self, token: str, definition: Any) -> dict[str, Any]:
         return catalogue.admin_create(self.uow, self._caller(token), definition)
 
