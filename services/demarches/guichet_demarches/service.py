@@ -26,9 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def releasing(method: F) -> F:
     """Roll back at once when a use case fails.
 
-    Why: the worker's session is otherwise closed only after the reply, and a row lock
-    kept until then can block another worker of this process on the same row (the
-    database driver waits outside eventlet's loop), so the first never gets to release it.
+    Why: the worker's session is otherwise closed only after the reply, so a row lock
+    taken before the failure would be kept while the reply travels and block the next
+    request on the same demande for that long.
     """
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
