@@ -95,5 +95,10 @@ def init_errors(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Any:
         log.exception("unexpected error")
         if not is_api():
-            return exc
+            from flask import render_template
+
+            try:
+                return render_template("errors/500.html"), 500
+            except Exception:  # templates unavailable: a plain French message
+                return Response("Erreur interne du serveur.", status=500, mimetype="text/plain")
         return problem(500, "Erreur interne", "Une erreur inattendue s'est produite.")
