@@ -286,6 +286,14 @@ def main() -> int:
             return [timed(c, "POST", f"/api/v1/demandes/{did}/submit", None, {"Idempotency-Key": uuid.uuid4().hex})
                     for did in drafts[k]]
 
+        # one citizen alone first: the cost of a submission without queueing
+        alone = drafts[0][: max(1, args.submits // 3)]
+        drafts[0] = drafts[0][len(alone):]
+        c0 = Client(port, tokens[0])
+        lat = [timed(c0, "POST", f"/api/v1/demandes/{did}/submit", None, {"Idempotency-Key": uuid.uuid4().hex})
+               for did in alone]
+        print(fmt("POST /demandes/{id}/submit, 1 citizen at a time", lat))
+
         lat, wall = concurrent(port, tokens, submit)  # type: ignore[arg-type]
         print(fmt(f"POST /demandes/{{id}}/submit, {args.citizens} citizens (goal p95 < 300 ms)", lat, wall))
         db = "PostgreSQL" if env.use_pg else "SQLite"
