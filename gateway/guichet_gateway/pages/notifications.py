@@ -60,10 +60,14 @@ def _not_found_is_404(fn: Any, *args: Any) -> None:
 @login_required
 def open_one(notification_id: str) -> Any:
     """Follow a notification's link, marking it read on the way."""
-    data = rpc("notify", "list_notifications", g.token, 1, 200)
-    note = next((n for n in data["items"] if n["id"] == notification_id), None)
-    _not_found_is_404(rpc, "notify", "mark_read", g.token, notification_id)
-    target = (note or {}).get("link") or (f"/demandes/{note['demande_id']}" if note and note.get("demande_id") else "")
+    note: dict[str, Any] = {}
+
+    def read_and_mark() -> None:
+        note.update(rpc("notify", "get_notification", g.token, notification_id))
+        rpc("notify", "mark_read", g.token, notification_id)
+
+    _not_found_is_404(read_and_mark)
+    target = note.get("link") or (f"/demandes/{note['demande_id']}" if note.get("demande_id") else "")
     return redirect(safe_next(target, "/notifications"))
 
 

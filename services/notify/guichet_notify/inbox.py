@@ -282,6 +282,10 @@ def _own(uow: UnitOfWork, account_id: str, notification_id: Any) -> Notification
     return n
 
 
+def get_one(uow: UnitOfWork, account_id: str, notification_id: Any) -> dict[str, Any]:
+    return view(_own(uow, account_id, notification_id))
+
+
 def mark_read(uow: UnitOfWork, account_id: str, notification_id: Any) -> None:
     _own(uow, account_id, notification_id).read = True
     uow.commit()

@@ -132,6 +132,11 @@ class NotifyService:
         return inbox.unread_count(self.uow, caller.id)
 
     @rpc(expected_exceptions=EXPECTED)
+    def get_notification(self, token: str, notification_id: str) -> dict[str, Any]:
+        caller = self.auth.verify(token)
+        return inbox.get_one(self.uow, caller.id, notification_id)
+
+    @rpc(expected_exceptions=EXPECTED)
     def mark_read(self, token: str, notification_id: str) -> None:
         caller = self.auth.verify(token)
         inbox.mark_read(self.uow, caller.id, notification_id)

@@ -143,6 +143,10 @@ def test_inbox_rpcs_and_other_people(running, test_env):
             with pytest.raises(RemoteError) as err:
                 call()
             assert err.value.exc_type == "NotificationNotFound"
+        assert rpc.notify.get_notification(anne["token"], items[0]["id"]) == items[0]
+        with pytest.raises(RemoteError) as err:
+            rpc.notify.get_notification(paul["token"], items[0]["id"])
+        assert err.value.exc_type == "NotificationNotFound"
         rpc.notify.mark_read(anne["token"], items[0]["id"])
         assert rpc.notify.unread_count(anne["token"]) == 2
         rpc.notify.delete_notification(anne["token"], items[1]["id"])
