@@ -3,6 +3,7 @@ agents but never the wallet; account deletion anonymising; definitions versioned
 from __future__ import annotations
 
 import base64
+import io
 import time
 import uuid
 
@@ -59,6 +60,9 @@ def test_agent_processes_a_demande_through_the_workflow(make_citizen, agent):
     r = agent.post(f"/api/v1/backoffice/demandes/{did}/request-info", json={"comment": "Merci de préciser la commune."})
     assert r.status_code == 200 and r.get_json()["status"] == "info_demandee"
     assert c.get(f"/api/v1/demandes/{did}").get_json()["status"] == "info_demandee"
+    r = c.post(f"/api/v1/demandes/{did}/attachments", data={"file": (io.BytesIO(pdf("Complément")), "complement.pdf")},
+               content_type="multipart/form-data")  # an extra piece, outside the required ones
+    assert r.status_code == 201 and r.get_json()["requirement"] is None
     assert c.post(f"/api/v1/demandes/{did}/messages", json={"body": "Née à Versailles."}).status_code == 201
     assert c.get(f"/api/v1/demandes/{did}").get_json()["status"] == "en_traitement"
     # internal notes stay internal; messages go both ways
@@ -69,6 +73,8 @@ def test_agent_processes_a_demande_through_the_workflow(make_citizen, agent):
     assert "NOTE-INTERNE-42" not in mine.get_data(as_text=True)
     assert [m["author"] for m in mine.get_json()["messages"]] == ["agent", "citizen", "agent"]
     assert "NOTE-INTERNE-42" in agent.get(f"/api/v1/backoffice/demandes/{did}").get_data(as_text=True)
+    files = agent.get(f"/api/v1/backoffice/demandes/{did}").get_json()["attachments"]
+    assert [a["filename"] for a in files] == ["identite.pdf", "complement.pdf"]
     r = agent.post(f"/api/v1/backoffice/demandes/{did}/transition", json={"to": "clos", "comment": "Acte envoyé"})
     assert r.status_code == 200 and r.get_json()["transitions"] == []
     assert agent.post(f"/api/v1/backoffice/demandes/{did}/transition", json={"to": "refuse"}).status_code == 409

@@ -347,12 +347,50 @@ def my_demandes() -> Any:
     return render("demarches/list.html", page_title="Mes demandes", data=data)
 
 
+def _documents_if_asked(demande: dict[str, Any]) -> list[dict[str, Any]]:
+    """The porte-documents, only when the agents asked for more (one RPC less otherwise)."""
+    if demande["status"] != "info_demandee":
+        return []
+    try:
+        return list(rpc("wallet", "list_documents", g.token, 1, 200).get("items", []))
+    except RemoteError:
+        return []
+
+
+def _detail(demande: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200,
+            body: str = "") -> Any:
+    return render("demarches/detail.html", status, page_title=demande["demarche_title"], demande=demande,
+                  items=stepper(demande), errors=errors or {}, has_errors=bool(errors), body=body,
+                  documents=_documents_if_asked(demande))
+
+
 @bp.get("/demandes/<demande_id>")
 @login_required
 def detail(demande_id: str) -> Any:
-    demande = call("get_demande", g.token, demande_id)
-    return render("demarches/detail.html", page_title=demande["demarche_title"], demande=demande,
-                  items=stepper(demande), errors={}, body="")
+    return _detail(call("get_demande", g.token, demande_id))
+
+
+@bp.post("/demandes/<demande_id>/complement")
+@login_required
+def complement(demande_id: str) -> Any:
+    """A piece answering the agents' request for information."""
+    upload = request.files.get("complement_fichier")
+    doc_id = request.form.get("complement_document")
+    try:
+        if upload is not None and upload.filename:
+            content = base64.b64encode(upload.read()).decode()
+            rpc("demarches", "add_attachment", g.token, demande_id, None, upload.filename, content)
+        elif doc_id:
+            rpc("demarches", "add_attachment", g.token, demande_id, None, None, None, doc_id)
+        else:
+            return _detail(call("get_demande", g.token, demande_id),
+                           {"complement_document": ["Choisissez un document du porte-documents ou un fichier."]}, 422)
+    except RemoteError as exc:
+        payload = problem(exc)
+        msgs = [m for v in (payload.get("errors") or {}).values() for m in v] or [payload.get("detail", "")]
+        return _detail(call("get_demande", g.token, demande_id), {"complement_document": msgs}, 422)
+    flash("Le document a été joint à votre demande.", "success")
+    return redirect(f"/demandes/{demande_id}")
 
 
 @bp.post("/demandes/<demande_id>/messages")
@@ -363,10 +401,8 @@ def message(demande_id: str) -> Any:
         rpc("demarches", "post_message", g.token, demande_id, body)
     except RemoteError as exc:
         payload = problem(exc)
-        demande = call("get_demande", g.token, demande_id)
-        return render("demarches/detail.html", 422, page_title=demande["demarche_title"], demande=demande,
-                      items=stepper(demande), errors=payload.get("errors") or {"body": [payload.get("detail", "")]},
-                      has_errors=True, body=body)
+        return _detail(call("get_demande", g.token, demande_id),
+                       payload.get("errors") or {"body": [payload.get("detail", "")]}, 422, body)
     flash("Votre message a été envoyé.", "success")
     return redirect(f"/demandes/{demande_id}#messages")
 
