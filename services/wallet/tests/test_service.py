@@ -387,3 +387,16 @@ def test_janitor_finishes_what_a_crash_left(wallet, test_env):
     assert store.list(f"{anne.id}/") == [f"{anne.id}/{kept['id']}/000000"]
     assert rows(config, "SELECT id FROM document WHERE owner_id = :o", o=anne.id) == [(kept["id"],)]
     assert rows(config, "SELECT * FROM upload_part WHERE document_id = :d", d=up["upload_id"]) == []
+
+
+def test_bad_arguments_are_4xx_errors(wallet):
+    _, rpc, _ = wallet
+    anne = Person()
+    for content in ("pas du base64 !", "aGVsbG8", None, 12, "aGVs\nbG8="):
+        remote_error("InvalidWalletData", rpc.upload_document, anne.token, "a.pdf", content)
+    remote_error("InvalidWalletData", rpc.upload_document, anne.token, "a.pdf", b64(samples.pdf()), "t" * 201)
+    remote_error("InvalidWalletData", rpc.upload_document, anne.token, "a.pdf", b64(samples.pdf()), None, "../x")
+    remote_error("DocumentNotFound", rpc.get_document, anne.token, None)
+    remote_error("InvalidWalletData", rpc.submit_justificatif, anne.token,
+                 rpc.upload_document(anne.token, "a.pdf", b64(samples.pdf()))["id"], "")
+    assert rpc.find_valid_justificatif(anne.token, None) is None
