@@ -148,6 +148,7 @@ class LiveHub:
         params = pika.URLParameters(self.amqp_uri)
         params.heartbeat = 30
         params.blocked_connection_timeout = 30
+        params.client_properties = {"connection_name": f"guichet-live-{os.getpid()}"}  # visible to operators
         connection = pika.BlockingConnection(params)
         try:
             channel = connection.channel()

@@ -213,3 +213,39 @@ def test_inbox_page_badge_and_actions(make_citizen, publish, client):
     client.delete_cookie("guichet_refresh")
     r = client.get("/notifications")
     assert r.status_code == 302 and "/connexion" in r.headers["Location"]
+
+
+def test_live_consumer_reconnects_after_losing_the_broker(make_citizen, publish, gateway_app, stack):
+    import requests
+    from guichet_common.devstack import _mgmt
+
+    c = fresh(make_citizen, "reconnect")
+    cid = me_id(c)
+    hub = gateway_app.extensions["guichet_live"]
+    listener = hub.subscribe(cid)
+    try:
+        assert hub.ready.wait(15)
+        api, auth, vhost = _mgmt(stack.amqp_uri)
+
+        def live_connections():
+            r = requests.get(f"{api}/api/vhosts/{requests.utils.quote(vhost, safe='')}/connections", auth=auth,
+                             timeout=10)
+            return [x["name"] for x in r.json()
+                    if (x.get("client_properties") or {}).get("connection_name", "").startswith("guichet-live-")]
+
+        deadline = time.monotonic() + 20
+        while not (names := live_connections()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert names, "the live consumer's connection is not listed"
+        for name in names:  # the broker drops the connection, as on a broker restart
+            requests.delete(f"{api}/api/connections/{requests.utils.quote(name, safe='')}", auth=auth, timeout=10)
+        deadline = time.monotonic() + 20
+        while hub.ready.is_set() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not hub.ready.is_set(), "the consumer did not notice the lost connection"
+        assert hub.ready.wait(30), "the consumer did not reconnect"
+        publish(cid, events.DEMANDE_SUBMITTED)
+        got = listener.queue.get(timeout=20)
+        assert got["kind"] == events.DEMANDE_SUBMITTED and got["account_id"] == cid
+    finally:
+        hub.unsubscribe(listener)

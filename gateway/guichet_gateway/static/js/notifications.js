@@ -7,7 +7,8 @@
  */
 (function () {
   "use strict";
-  if (!window.EventSource) { return; }
+  if (!window.EventSource || window.guichetNotificationsLive) { return; }
+  window.guichetNotificationsLive = true; // once per page, even if the layout also loads this file
 
   var live = document.getElementById("notifications-live");
   var list = document.getElementById("notifications-list");
