@@ -92,7 +92,7 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
             err(f"steps[{i}].id", "Identifiant d'étape invalide ou en double.")
         step_ids.add(sid)
         fields = []
-        for j, rf in enumerate(rs.get("fields") or []):
+        for j, rf in enumerate(_list(rs.get("fields"), f"steps[{i}].fields", err)):
             key = f"steps[{i}].fields[{j}]"
             if not isinstance(rf, dict):
                 err(key, "Champ invalide.")
@@ -110,7 +110,7 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
                 field["hint"] = _str(rf["hint"], 500)
             if ftype in ("choice", "multi_choice"):
                 opts = []
-                for o in rf.get("options") or []:
+                for o in _list(rf.get("options"), key + ".options", err):
                     if isinstance(o, dict) and _str(o.get("value"), 100):
                         opts.append({"value": _str(o["value"], 100), "label": _str(o.get("label")) or _str(o["value"])})
                     elif isinstance(o, str) and o.strip():
@@ -140,7 +140,7 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
             step["show_if"] = cond
         steps.append(step)
     attachments = []
-    for k, ra in enumerate(raw.get("attachments") or []):
+    for k, ra in enumerate(_list(raw.get("attachments"), "attachments", err)):
         if not isinstance(ra, dict):
             err(f"attachments[{k}]", "Pièce invalide.")
             continue
@@ -156,7 +156,10 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
     statuses = [dict(s) for s in DEFAULT_STATUSES]
     known = {s["slug"] for s in statuses}
     wf = raw.get("workflow") or {}
-    for k, rs in enumerate(wf.get("statuses") or []):
+    if not isinstance(wf, dict):
+        err("workflow", "Le circuit doit être un objet {statuses, transitions}.")
+        wf = {}
+    for k, rs in enumerate(_list(wf.get("statuses"), "workflow.statuses", err)):
         sslug = _str(rs.get("slug") if isinstance(rs, dict) else None, 40)
         if not NAME_RE.match(sslug):
             err(f"workflow.statuses[{k}]", "Statut invalide.")
@@ -168,9 +171,13 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
             statuses.append(entry)
             known.add(sslug)
     transitions = {k: list(v) for k, v in DEFAULT_TRANSITIONS.items()}
-    for src, targets in (wf.get("transitions") or {}).items():
-        if src not in known or not isinstance(targets, list) or any(t not in known or t in NOT_AGENT_TARGETS
-                                                                    for t in targets):
+    raw_transitions = wf.get("transitions") or {}
+    if not isinstance(raw_transitions, dict):
+        err("workflow.transitions", "Les transitions doivent être un objet {statut: [statuts]}.")
+        raw_transitions = {}
+    for src, targets in raw_transitions.items():
+        if src not in known or not isinstance(targets, list) or any(
+                not isinstance(t, str) or t not in known or t in NOT_AGENT_TARGETS for t in targets):
             err(f"workflow.transitions.{src}", "Transition invalide.")
             continue
         transitions[src] = list(targets)
@@ -181,10 +188,20 @@ def normalize_definition(raw: Any) -> dict[str, Any]:
             "steps": steps, "attachments": attachments, "statuses": statuses, "transitions": transitions}
 
 
+def _list(value: Any, key: str, err: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        err(key, "Une liste est attendue.")
+        return []
+    return value
+
+
 def _condition(raw: Any, earlier: set[str]) -> dict[str, Any] | None | bool:
     if raw is None:
         return None
-    if not isinstance(raw, dict) or raw.get("field") not in earlier or "equals" not in raw:
+    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str) or raw["field"] not in earlier \
+            or "equals" not in raw:
         return False
     return {"field": raw["field"], "equals": raw["equals"]}
 

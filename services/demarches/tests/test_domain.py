@@ -123,3 +123,23 @@ def test_prefill_and_profile_feedback():
 def test_anonymised_answers_keep_only_closed_choices():
     kept = domain.anonymise_answers(DEF, {"prenom": "Anne", "qui": "foyer", "membre": "Léa", "tel": "01"})
     assert kept == {"qui": "foyer"}
+
+
+ODD = [None, 1, "x", [], {}, [1], ["a"], {"a": 1}, True, 1.5, [{"name": "a"}], {"field": ["x"], "equals": 1}]
+
+
+@pytest.mark.parametrize("value", ODD)
+def test_any_odd_definition_is_refused_never_a_crash(value):
+    base = {"slug": "ok", "title": "T", "steps": [{"id": "a", "fields": [{"name": "b", "type": "text"}]}]}
+    variants = [dict(base, **{k: value}) for k in ("slug", "title", "audience", "steps", "attachments", "workflow")]
+    variants += [dict(base, workflow={"statuses": value}), dict(base, workflow={"transitions": value}),
+                 dict(base, workflow={"transitions": {"en_attente": value}}), dict(base, workflow={"statuses": [value]})]
+    for key in ("fields", "show_if", "id"):
+        variants.append(dict(base, steps=[{"id": "a", "fields": [{"name": "b", "type": "text"}], key: value}]))
+    for key in ("options", "show_if", "type", "prefill", "min", "name"):
+        variants.append(dict(base, steps=[{"id": "a", "fields": [{"name": "b", "type": "choice", key: value}]}]))
+    for raw in variants:
+        try:
+            domain.normalize_definition(raw)
+        except domain.DefinitionError:
+            pass
