@@ -249,3 +249,23 @@ def test_live_consumer_reconnects_after_losing_the_broker(make_citizen, publish,
         assert got["kind"] == events.DEMANDE_SUBMITTED and got["account_id"] == cid
     finally:
         hub.unsubscribe(listener)
+
+
+def test_export_includes_the_inbox_and_account_deletion_purges_it(make_citizen, publish, stack):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    c = fresh(make_citizen, "purge")
+    cid = me_id(c)
+    publish(cid, events.DEMANDE_SUBMITTED)
+    [note] = wait_total(c, 1)["items"]
+    exported = c.get("/api/v1/me/export").get_json()
+    assert [n["id"] for n in exported["notify"]["notifications"]] == [note["id"]]
+    assert {e["subject"].split(" — ")[1] for e in exported["notify"]["emails"]} >= {
+        "Activez votre compte", "Demande reçue : Inscription scolaire"}
+    assert c.delete("/api/v1/me").status_code == 204
+    with ClusterRpcProxy(stack.service_config("notify"), timeout=20) as rpc:
+        deadline = time.monotonic() + 20
+        while (left := rpc.notify.export_personal_data(cid)) != {"notifications": [], "emails": []} \
+                and time.monotonic() < deadline:
+            time.sleep(0.3)
+    assert left == {"notifications": [], "emails": []}
