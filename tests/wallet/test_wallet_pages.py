@@ -77,9 +77,11 @@ def test_upload_list_document_page_download_rename_delete(gateway_app, make_citi
 def test_refused_format_and_size_show_errors_beside_the_field(gateway_app, make_citizen):
     c = browser(gateway_app, make_citizen("pages-bob"))
     token = csrf(c.get("/porte-documents").get_data(as_text=True))
-    r = post_file(c, token, samples.REFUSED["svg_named.png"], "photo.png")
+    body = {"csrf_token": token, "title": "Ma photo", "file": (io.BytesIO(samples.REFUSED["svg_named.png"]), "photo.png")}
+    r = c.post("/porte-documents/deposer", data=body, content_type="multipart/form-data")
     assert r.status_code == 415
     html = r.get_data(as_text=True)
+    assert 'value="Ma photo"' in html  # the typed title is kept
     assert "govuk-error-summary" in html and "n’est pas accepté" in html and 'href="#file"' in html
     assert "govuk-form-group--error" in html
     r = post_file(c, token, b"%PDF-1.4\n" + b"x" * (2 * 1024 * 1024 + 10) + b"\n%%EOF\n", "gros.pdf")

@@ -105,6 +105,7 @@ def receive_upload(token: str, before_file: Callable[[dict[str, str]], None] | N
                          errors={"file": ["Sélectionnez un fichier."]})
     decoder = MultipartDecoder(options["boundary"].encode("latin-1"), max_form_memory_size=64 * 1024, max_parts=20)
     fields: dict[str, str] = {}
+    g.upload_fields = fields  # the pages re-fill the form from it after an error
     current: tuple[str, str] = ("skip", "")
     field_buf = bytearray()
     forwarder: _Forwarder | None = None

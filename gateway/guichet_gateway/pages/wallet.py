@@ -145,7 +145,7 @@ def upload() -> Any:
         status = STATUS_OF.get(data.get("kind", ""), 400)
         if wants_json:
             return jsonify({"detail": data.get("detail", ""), "errors": errors}), status
-        return _list_page(errors, data.get("detail", ""), status)
+        return _list_page(errors, data.get("detail", ""), status, title=g.get("upload_fields", {}).get("title", ""))
     flash(f"Le document « {doc['filename']} » a été ajouté à votre porte-documents.", "success")
     target = f"/porte-documents/{doc['id']}"
     if wants_json:
