@@ -62,7 +62,7 @@ def decode(token: str, keys: dict[str, Any], leeway: int = 5) -> dict[str, Any]:
         raise Unauthorized("Jeton invalide.") from None
     if header.get("alg") != ALGORITHM:  # refuses alg=none and algorithm confusion
         raise Unauthorized("Jeton invalide.")
-    key = keys.get(header.get("kid"))
+    key = keys.get(str(header.get("kid")))
     if key is None:
         raise UnknownKey()
     try:

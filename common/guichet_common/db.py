@@ -116,7 +116,7 @@ class UnitOfWork:
         sent = [row.id for row in rows if self._try_publish(row.event_type, row.payload)]
         if sent:
             assert self._outbox_model is not None
-            self.session.query(self._outbox_model).filter(self._outbox_model.id.in_(sent)).delete(
+            self.session.query(self._outbox_model).filter(self._outbox_model.id.in_(sent)).delete(  # type: ignore[attr-defined]
                 synchronize_session=False)
             self.session.commit()
 
@@ -147,9 +147,9 @@ class UnitOfWork:
         """Publish outbox rows left behind by a crash or a broker hiccup."""
         if self._outbox_model is None:
             return 0
-        model = self._outbox_model
+        model: Any = self._outbox_model
         cutoff = utcnow() - older_than
-        rows = self.session.execute(
+        rows: list[Any] = self.session.execute(  # type: ignore[assignment]
             select(model).where(model.created_at < cutoff).order_by(model.created_at).limit(limit)
         ).scalars().all()
         done = 0

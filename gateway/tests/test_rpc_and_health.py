@@ -5,7 +5,6 @@ import threading
 from urllib.parse import quote
 
 import requests
-
 from guichet_common.testing.env import BROKER
 
 

@@ -12,7 +12,8 @@ eventlet.monkey_patch()  # noqa: E402
 
 import os  # noqa: E402
 import warnings  # noqa: E402
-from typing import Any, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 

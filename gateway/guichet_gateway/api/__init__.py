@@ -34,8 +34,11 @@ def client_id() -> str:
     return request.remote_addr or "unknown"
 
 
-from . import accounts  # noqa: E402,F401  (registers its routes)
-from . import associations  # noqa: E402,F401  (identity: associations and rights)
-from . import backoffice, demarches  # noqa: E402,F401  (demarches: catalogue, demandes, back-office)
-from . import notifications  # noqa: E402,F401  (notify: the inbox)
-from . import wallet  # noqa: E402,F401  (wallet: porte-documents, justificatifs)
+from . import (  # noqa: E402,F401  (demarches: catalogue, demandes, back-office)
+    accounts,  # noqa: E402,F401  (registers its routes)
+    associations,  # noqa: E402,F401  (identity: associations and rights)
+    backoffice,
+    demarches,
+    notifications,  # noqa: E402,F401  (notify: the inbox)
+    wallet,  # noqa: E402,F401  (wallet: porte-documents, justificatifs)
+)

@@ -6,11 +6,11 @@ The API never reads these cookies (bearer tokens only), so it needs no CSRF toke
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import Response, current_app, g, redirect, request
-
 from guichet_common.auth import Caller
 from guichet_common.errors import Unauthorized
 
