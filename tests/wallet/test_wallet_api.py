@@ -234,3 +234,35 @@ def test_store_down_is_503_with_a_retry_hint(anne, gateway_app, monkeypatch):
     r = page.get("/porte-documents")
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert "Service momentanément indisponible" in r.get_data(as_text=True)
+
+
+def test_valid_justificatif_is_taken_by_a_demarche_and_agent_reads_are_logged(anne, agent):
+    """Cross-service: a validated identite justificatif fills the démarche's piece without a
+    new upload; the agent's read of that piece (through démarches) shows in the owner's log."""
+    doc = upload(anne, samples.png(), "cni.png", title="Carte d'identité").get_json()
+    j = anne.post("/api/v1/wallet/justificatifs", json={"document_id": doc["id"], "kind": "identite"}).get_json()
+    until = (date.today() + timedelta(days=300)).isoformat()
+    assert agent.post(f"/api/v1/backoffice/justificatifs/{j['id']}/validate",
+                      json={"valid_until": until}).status_code == 200
+    r = anne.post("/api/v1/demandes", json={"demarche": "acte-de-naissance"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    demande_id = r.get_json()["id"]
+    steps = {
+        "demandeur": {"prenom": "Anne", "nom": "Martin", "courriel": anne.email,
+                      "adresse": {"street": "1 rue de la Mairie", "postcode": "78000", "city": "Versailles"}},
+        "acte": {"pour_qui": "moi", "date_naissance": "1990-05-17", "type_acte": "copie_integrale", "nombre": 1},
+    }
+    for step, data in steps.items():
+        r = anne.put(f"/api/v1/demandes/{demande_id}/steps/{step}", json={"data": data})
+        assert r.status_code == 200, r.get_data(as_text=True)
+    # no upload: the valid justificatif fills the required piece
+    r = anne.post(f"/api/v1/demandes/{demande_id}/submit")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    attachments = anne.get(f"/api/v1/demandes/{demande_id}").get_json()["attachments"]
+    [piece] = [a for a in attachments if a["requirement"] == "piece_identite"]
+    before = anne.get(f"/api/v1/wallet/documents/{doc['id']}/access-log").get_json()["items"]
+    r = agent.get(f"/api/v1/backoffice/demandes/{demande_id}/attachments/{piece['id']}")
+    assert r.status_code == 200 and r.data == samples.png()
+    log = anne.get(f"/api/v1/wallet/documents/{doc['id']}/access-log").get_json()["items"]
+    assert len(log) == len(before) + 1
+    assert (log[0]["actor_role"], log[0]["service"], log[0]["scope"]) == ("agent", "demarches", f"demande:{demande_id}")
