@@ -400,3 +400,23 @@ def test_bad_arguments_are_4xx_errors(wallet):
     remote_error("InvalidWalletData", rpc.submit_justificatif, anne.token,
                  rpc.upload_document(anne.token, "a.pdf", b64(samples.pdf()))["id"], "")
     assert rpc.find_valid_justificatif(anne.token, None) is None
+
+
+def test_expired_justificatif_is_no_longer_taken(wallet):
+    _, rpc, config = wallet
+    anne = Person()
+    agent = Person(("citizen", "agent"), "Agent Dupont")
+    doc = rpc.upload_document(anne.token, "cni.png", b64(samples.png()))
+    j = rpc.submit_justificatif(anne.token, doc["id"], "identite")
+    rpc.validate_justificatif(agent.token, j["id"], (date.today() + timedelta(days=5)).isoformat())
+    assert rpc.find_valid_justificatif(anne.token, "identite")["justificatif_id"] == j["id"]
+    engine = create_engine(config["DB_URL"])
+    with engine.begin() as conn:  # time passes
+        conn.execute(text("UPDATE justificatif SET valid_until = :d WHERE id = :i"),
+                     {"d": (date.today() - timedelta(days=1)).isoformat(), "i": j["id"]})
+    engine.dispose()
+    assert rpc.find_valid_justificatif(anne.token, "identite") is None
+    assert [x["status"] for x in rpc.list_justificatifs(anne.token)] == ["expired"]
+    remote_error("WrongState", rpc.share_justificatif, anne.token, j["id"], "demande:1")
+    expired = rpc.review_justificatifs(agent.token, "expired")["items"]
+    assert j["id"] in [x["id"] for x in expired]
