@@ -84,6 +84,7 @@ def test_sign_in_sets_httponly_cookies_honours_next_and_signs_out(gateway_app, m
     third = fresh_client(gateway_app)
     r = post_form(third, "/connexion", {"email": email, "password": PASSWORD, "next": "https://evil.example/"})
     assert r.headers["Location"] == "/mon-compte"  # never an open redirect
+    assert third.get("/connexion?suivant=/connexion").headers["Location"] == "/mon-compte"  # no loop
     r = post_form(c, "/deconnexion", {}, get_url="/mon-compte")
     assert r.status_code == 302
     assert c.get("/mon-compte").status_code == 302

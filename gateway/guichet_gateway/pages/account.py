@@ -141,8 +141,13 @@ def activation() -> Any:
 
 # --- connexion, déconnexion --------------------------------------------------------------
 
+# Pages that make no sense to come back to once signed in (and would loop on /connexion).
+AUTH_PAGES = ("/connexion", "/inscription", "/activation", "/mot-de-passe", "/franceconnect", "/deconnexion")
+
+
 def _next() -> str:
-    return safe_next(request.values.get("next") or request.values.get("suivant"), "/mon-compte")
+    target = safe_next(request.values.get("next") or request.values.get("suivant"), "/mon-compte")
+    return "/mon-compte" if target.startswith(AUTH_PAGES) else target
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
