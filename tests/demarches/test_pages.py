@@ -134,3 +134,26 @@ def test_admin_edits_a_demarche_in_the_back_office(gateway_app, admin, agent):
     assert admin.get(f"/api/v1/backoffice/demarches/{slug}").get_json()["definition"]["steps"][0]["fields"][0]["type"] \
         == "long_text"
     assert slug in b.get("/backoffice/demarches").get_data(as_text=True)
+
+
+def test_association_demarche_page_offers_only_represented_associations(gateway_app, make_citizen, admin):
+    import uuid
+
+    rep, viewer = make_citizen("page-rep"), make_citizen("page-viewer")
+    r = admin.post("/api/v1/backoffice/associations", json={"name": "Club de lecture " + uuid.uuid4().hex[:6],
+                                                            "rna": "W" + str(uuid.uuid4().int)[:9]})
+    aid = r.get_json()["id"]
+    admin.post(f"/api/v1/backoffice/associations/{aid}/members", json={"email": rep.email, "role": "representative"})
+    admin.post(f"/api/v1/backoffice/associations/{aid}/members", json={"email": viewer.email, "role": "viewer"})
+    v = browser_of(gateway_app, viewer)
+    page = v.get("/demarches/subvention-association").get_data(as_text=True)
+    assert "n’a pas de droit de représentant" in page and "Commencer" not in page
+    b = browser_of(gateway_app, rep)
+    page = b.get("/demarches/subvention-association").get_data(as_text=True)
+    assert f'<option value="{aid}">' in page
+    r = b.post("/demarches/subvention-association/commencer", data={"csrf_token": csrf(page), "association_id": aid})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/etapes/representant")
+    # a forged association id is refused by the service
+    forged = v.get("/demarches/subvention-association").get_data(as_text=True)  # the logout form has a token
+    r = v.post("/demarches/subvention-association/commencer", data={"csrf_token": csrf(forged), "association_id": aid})
+    assert r.status_code == 403
