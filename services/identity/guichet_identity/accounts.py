@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from guichet_common import events
 from guichet_common.db import UnitOfWork
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import domain, keys
 from .exceptions import AccountBusy, AccountNotFound, BadCredentials, InvalidAccountData, InvalidToken, LoginThrottled
@@ -140,7 +141,12 @@ def register(uow: UnitOfWork, base_url: str, email: Any, password: Any, first_na
         s.add(acc)
     acc.password_hash = hash_password(password)
     acc.first_name, acc.last_name = names["first_name"], names["last_name"]
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError:
+        # The same address sent twice at once (a double click): the other request carries on.
+        uow.rollback()
+        return
     token = _issue_one_time(uow, acc, "activation", domain.ACTIVATION_TTL_S)
     uow.emit(events.ACCOUNT_REGISTERED, events.payload(
         account_id=acc.id, email=acc.email, first_name=acc.first_name,

@@ -74,7 +74,8 @@ def normalize_email(value: object) -> str:
     domain = info.domain
     if "." not in domain or domain.startswith("[") or domain.endswith("."):
         raise ValueError("Saisissez une adresse électronique valide, par exemple nom@exemple.fr.")
-    return f"{info.local_part}@{domain.lower()}"
+    # Lower-cased whole: people type their address with varying case and expect one account.
+    return f"{info.local_part}@{domain}".lower()
 
 
 def clean_name(value: object, label: str, required: bool = True) -> str:

@@ -532,3 +532,13 @@ def test_wrong_current_passwords_lock_the_account_too(svc):
     assert remote(svc.change_password, pair["access_token"], PASSWORD, "Nouveau2026ok")["kind"] == "too_many"
     assert remote(svc.login, addr, PASSWORD, "c-chpwlock")["kind"] == "too_many"
     wait_event(events.ACCOUNT_LOCKED, email=addr)
+
+
+def test_email_case_does_not_make_two_accounts(svc):
+    addr = new_email("Anne.Casse")
+    svc.register(addr, PASSWORD, "Anne", "Martin")
+    url = wait_event(events.ACCOUNT_REGISTERED, email=addr.lower())["activation_url"]
+    svc.activate(token_of(url))
+    svc.login(addr.upper(), PASSWORD, "c-case")
+    svc.register(addr.lower(), PASSWORD, "Anne", "Martin")
+    wait_event(events.ACCOUNT_REGISTER_ATTEMPT_KNOWN, email=addr.lower())
