@@ -8,6 +8,7 @@ from typing import Any
 from guichet_common.auth import Caller
 from guichet_common.db import UnitOfWork
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import domain
 from .accounts import by_email
@@ -57,7 +58,11 @@ def create(uow: UnitOfWork, caller: Caller, name: Any, rna: Any) -> dict[str, An
         raise RnaTaken("Une association avec ce numéro RNA existe déjà.", errors={"rna": ["Ce numéro RNA est déjà enregistré."]})
     assoc = Association(id=uuid.uuid4().hex, name=clean_name, rna=clean_rna)
     uow.session.add(assoc)
-    uow.commit()
+    try:
+        uow.commit()
+    except IntegrityError:  # the same RNA registered at the same moment
+        uow.rollback()
+        raise RnaTaken("Une association avec ce numéro RNA existe déjà.", errors={"rna": ["Ce numéro RNA est déjà enregistré."]})
     return {"id": assoc.id, "name": assoc.name, "rna": assoc.rna}
 
 
