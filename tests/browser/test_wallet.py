@@ -148,6 +148,9 @@ def test_agent_reviews_a_justificatif(page, app, stack, live_server, assert_acce
     page.locator(f'a[href="/backoffice/justificatifs/{j["id"]}"]').click()
     assert page.locator("h1").inner_text() == "Relevé d’identité bancaire (RIB)"
     assert_accessible(page)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Télécharger le fichier").click()
+    assert info.value.suggested_filename == "rib.png"
     # an error is shown beside the date, with a summary
     page.get_by_label("Jour").fill("1")
     page.get_by_label("Mois").fill("1")
@@ -165,3 +168,16 @@ def test_agent_reviews_a_justificatif(page, app, stack, live_server, assert_acce
     assert "est validé" in page.locator(".govuk-notification-banner").inner_text()
     mine = client.get("/api/v1/wallet/justificatifs", headers=auth).get_json()["items"]
     assert mine[0]["status"] == "validated" and mine[0]["valid_until"] == until.isoformat()
+    # the citizen sees the status in the justificatifs section
+    page.context.clear_cookies()
+    page.context.add_cookies([
+        {"name": "guichet_access", "value": citizen["access_token"], "url": server.url},
+        {"name": "guichet_refresh", "value": citizen["refresh_token"], "url": server.url},
+    ])
+    page.goto(server.url_for("/porte-documents/justificatifs"))
+    row = page.locator("#justificatifs-table tbody tr").first
+    assert "Validé" in row.inner_text() and "Valide jusqu’au" in row.inner_text()
+    assert_accessible(page)
+    page.goto(server.url_for(f"/porte-documents/{doc['id']}"))
+    assert "Agent de la ville" in page.locator("#access-log").inner_text()
+    assert_accessible(page)
