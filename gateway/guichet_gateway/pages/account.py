@@ -13,6 +13,7 @@ import os
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -94,8 +95,8 @@ def field_errors(problem: dict[str, Any] | None, mapping: dict[str, str] | None 
 
 def me() -> dict[str, Any]:
     result, problem = call("get_me", g.token)
-    if problem:
-        abort(401 if problem["kind"] == "unauthorized" else 400)
+    if problem:  # the session ended meanwhile: sign in again and come back
+        abort(clear_session(go("/connexion?next=" + quote(request.full_path.rstrip("?"), safe="/"))))
     return result  # type: ignore[no-any-return]
 
 
