@@ -109,7 +109,7 @@ def _claim(uow: UnitOfWork, mail_id: str, policy: domain.RetryPolicy) -> Outgoin
     uow.session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    return uow.session.get(OutgoingMail, mail_id)
+    return uow.session.get(OutgoingMail, mail_id, populate_existing=True)  # the lease just written
 
 
 def _release(uow: UnitOfWork, mails: Iterable[OutgoingMail], delay_s: float, error: str) -> None:
@@ -156,9 +156,10 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
         claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
     if not claimed:
         return 0
-    # The leases were taken just now; keep a safety margin so that a slow session never
-    # sends a mail another sender may have claimed once the lease ran out.
-    send_by = time.monotonic() + policy.lease_s * 0.7
+    # Stop before the earliest of these leases runs out (with a margin): a slow session must
+    # never send a mail that another sender may have claimed once its lease expired.
+    lease_until = min(aware(m.next_attempt_at) or now() for m in claimed)
+    send_by = time.monotonic() + (lease_until - now()).total_seconds() - policy.lease_s * 0.3
     try:
         smtp = mailer.connect()
     except (OSError, smtplib.SMTPException) as exc:

@@ -19,7 +19,7 @@ FAST = {"MAIL_RETRY_BASE_S": 0.2, "MAIL_RETRY_MAX_S": 1.0, "MAIL_LEASE_S": 2.0}
 
 @pytest.fixture
 def outage_env(s3_server):
-    env = TestEnv("o" + os.urandom(2).hex(), s3_server, use_pg=False)
+    env = TestEnv("o" + os.urandom(2).hex(), s3_server)  # PostgreSQL when it answers, else SQLite
     env.migrate("notify")
     yield env
     env.close()
