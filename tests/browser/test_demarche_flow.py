@@ -188,3 +188,46 @@ def test_citizen_files_a_demarche_and_an_agent_closes_it(page, app, stack, live_
     text = page.locator("main").inner_text()
     assert "Clos" in text and "Votre acte part au courrier aujourd’hui." in text
     assert_accessible(page)
+
+
+def test_request_for_information_and_the_editor_pages_are_accessible(page, app, stack, live_server, assert_accessible):
+    server = live_server(app)
+    citizen = sign_up(app, stack, "browser-info")
+    c = app.test_client()
+    h = {"Authorization": "Bearer " + citizen["access_token"]}
+    did = c.post("/api/v1/demandes", json={"demarche": "acte-de-naissance"}, headers=h).get_json()["id"]
+    c.put(f"/api/v1/demandes/{did}/steps/demandeur", headers=h, json={"data": {"adresse": {
+        "street": "1 rue Haute", "postcode": "78000", "city": "Versailles"}}})
+    c.put(f"/api/v1/demandes/{did}/steps/acte", headers=h, json={"data": {
+        "pour_qui": "moi", "date_naissance": "1990-01-01", "type_acte": "copie_integrale", "nombre": 1}})
+    import io
+
+    r = c.post(f"/api/v1/demandes/{did}/attachments", headers=h, content_type="multipart/form-data",
+               data={"requirement": "piece_identite", "file": (io.BytesIO(pdf()), "cni.pdf")})
+    assert r.status_code == 201
+    assert c.post(f"/api/v1/demandes/{did}/submit", headers=h).status_code == 200
+    agent = log_in(app, "agent@guichet.test", "AgentDemo2026!")
+    ah = {"Authorization": "Bearer " + agent["access_token"]}
+    c.post(f"/api/v1/backoffice/demandes/{did}/transition", headers=ah, json={"to": "en_traitement"})
+    c.post(f"/api/v1/backoffice/demandes/{did}/request-info", headers=ah, json={"comment": "Quelle commune ?"})
+
+    use_session(page, server, citizen)
+    page.goto(server.url_for(f"/demandes/{did}"))
+    assert "Informations demandées" in page.locator("main").inner_text()
+    assert_accessible(page)
+    page.get_by_role("button", name="Joindre le document").click()  # nothing chosen: an error, accessible
+    assert "Il y a un problème" in page.locator(".govuk-error-summary").inner_text()
+    assert_accessible(page)
+    page.get_by_label("Votre message").fill("Née à Versailles.")
+    page.get_by_role("button", name="Envoyer le message").click()
+    assert "En traitement" in page.locator("main").inner_text()
+
+    admin = log_in(app, "admin@guichet.test", "AdminDemo2026!")
+    use_session(page, server, admin)
+    page.goto(server.url_for("/backoffice/demarches"))
+    assert_accessible(page)
+    page.get_by_role("link", name="Demande d'acte de naissance").click()
+    assert "Version courante" in page.locator("main").inner_text()
+    assert_accessible(page)
+    page.goto(server.url_for(f"/backoffice/demandes/{did}"))
+    assert_accessible(page)
