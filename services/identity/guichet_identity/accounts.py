@@ -209,7 +209,10 @@ def _refuse_if_locked(acc: Account) -> None:
 
 def _record_failure(uow: UnitOfWork, config: dict[str, Any], acc: Account) -> None:
     """One more wrong password for this account; the fifth locks it and the owner is told."""
+    if acc.last_failed_at is None or aware(acc.last_failed_at) < now() - FAILURE_WINDOW:  # type: ignore[operator]
+        acc.failed_logins = 0  # only failures close together count: old typos are forgotten
     acc.failed_logins = (acc.failed_logins or 0) + 1
+    acc.last_failed_at = now()
     if acc.failed_logins >= MAX_FAILURES_PER_ACCOUNT:
         acc.locked_until = now() + LOCK_DURATION
         acc.failed_logins = 0

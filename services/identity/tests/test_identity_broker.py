@@ -542,3 +542,14 @@ def test_email_case_does_not_make_two_accounts(svc):
     svc.login(addr.upper(), PASSWORD, "c-case")
     svc.register(addr.lower(), PASSWORD, "Anne", "Martin")
     wait_event(events.ACCOUNT_REGISTER_ATTEMPT_KNOWN, email=addr.lower())
+
+
+def test_only_failures_close_together_lock(svc, db):
+    addr, _ = citizen(svc, "slowtypo")
+    for _ in range(4):
+        remote(svc.login, addr, "Wrong2026pass", f"c-{addr}")
+    # The four typos were long ago: the next failures start a new count.
+    sql(db, update(Account).where(Account.email == addr).values(last_failed_at=datetime.now(UTC) - timedelta(hours=1)))
+    for _ in range(4):
+        assert remote(svc.login, addr, "Wrong2026pass", f"c-{addr}")["kind"] == "unauthorized"
+    svc.login(addr, PASSWORD, f"c-{addr}")
