@@ -266,3 +266,21 @@ def test_valid_justificatif_is_taken_by_a_demarche_and_agent_reads_are_logged(an
     log = anne.get(f"/api/v1/wallet/documents/{doc['id']}/access-log").get_json()["items"]
     assert len(log) == len(before) + 1
     assert (log[0]["actor_role"], log[0]["service"], log[0]["scope"]) == ("agent", "demarches", f"demande:{demande_id}")
+
+
+def test_justificatif_decision_reaches_the_citizen_notifications(anne, agent):
+    import time
+
+    doc = upload(anne, samples.pdf("rib"), "rib.pdf", title="RIB Banque Populaire").get_json()
+    j = anne.post("/api/v1/wallet/justificatifs", json={"document_id": doc["id"], "kind": "rib"}).get_json()
+    r = agent.post(f"/api/v1/backoffice/justificatifs/{j['id']}/refuse", json={"reason": "RIB d'un autre titulaire"})
+    assert r.status_code == 200
+    deadline = time.monotonic() + 30  # wallet outbox -> broker -> notify
+    found: list = []
+    while not found and time.monotonic() < deadline:
+        body = anne.get("/api/v1/notifications").get_json()
+        items = body["items"] if isinstance(body, dict) else body
+        found = [n for n in items if "RIB Banque Populaire" in (n.get("body") or "")]
+        if not found:
+            time.sleep(0.3)
+    assert found and "RIB d'un autre titulaire" in found[0]["body"]
