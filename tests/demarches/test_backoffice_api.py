@@ -108,6 +108,14 @@ def test_backoffice_list_is_paged(agent, make_citizen):
     second = agent.get("/api/v1/backoffice/demandes?page_size=1&page=2").get_json()["items"]
     assert second and second[0]["id"] != body["items"][0]["id"]
     assert agent.get("/api/v1/backoffice/demandes?from=hier").status_code == 400
+    # totals follow every change at once (the counts per status are cached, but not past a write)
+    query = "/api/v1/backoffice/demandes?demarche=acte-de-naissance&status=en_attente&counts=1"
+    before = agent.get(query).get_json()
+    did, _ = submitted_acte(c)
+    after = agent.get(query).get_json()
+    assert after["total"] == before["total"] + 1 and after["counts"]["en_attente"] == before["counts"]["en_attente"] + 1
+    agent.post(f"/api/v1/backoffice/demandes/{did}/transition", json={"to": "en_traitement"})
+    assert agent.get(query).get_json()["total"] == before["total"]
     # drafts never show in the back-office
     draft = start_acte(c)
     assert agent.get(f"/api/v1/backoffice/demandes/{draft}").status_code == 404

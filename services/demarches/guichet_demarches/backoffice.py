@@ -21,11 +21,13 @@ from .demandes import (
     _history,
     _touch,
     attachments_view,
+    counts_cache,
     definition_of,
     event_payload,
     history_view,
     iso,
     list_item,
+    queue_changed,
 )
 from .exceptions import BadInput, DemandeNotFound, InvalidAnswers, NotAllowed, WrongStatus
 from .models import Attachment, Demande, Message, Note
@@ -141,7 +143,7 @@ def queue(session: Session, caller: Caller, filters: dict[str, Any], page: Any =
 # Counts per status (and the list's total) are a glance at the queue: a few seconds old is
 # fine, and a group-by over every demande of a démarche for each page view is not.
 COUNTS_TTL_S = 3.0
-_counts_cache: dict[tuple[Any, ...], tuple[float, dict[str, int]]] = {}
+_counts_cache = counts_cache
 
 
 def _counts(session: Session, caller: Caller, base: Select[Any], filters: dict[str, Any]) -> dict[str, int]:
@@ -207,6 +209,7 @@ def assign(uow: UnitOfWork, caller: Caller, demande_id: Any, agent_id: Any = Non
         d.assigned_to = str(agent_id)[:64]
         d.assigned_name = (agent_name if isinstance(agent_name, str) else str(agent_id))[:200]
     uow.commit()
+    queue_changed()
     return {"id": d.id, "assigned_to": d.assigned_to, "assigned_name": d.assigned_name}
 
 
@@ -236,6 +239,7 @@ def transition(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, 
     elif d.account_id:
         uow.emit(events.DEMANDE_STATUS_CHANGED, event_payload(base_url, d, defn, comment=text))
     uow.commit()
+    queue_changed()
     return detail(s, caller, d.id)
 
 

@@ -39,6 +39,15 @@ class Ports(Protocol):
     def read_shared(self, token: str, shared_id: str) -> dict[str, Any]: ...
 
 
+# The back-office's counts per status, cached a few seconds (see backoffice._counts);
+# emptied by every change this process makes to the queue, so its own writes show at once.
+counts_cache: dict[tuple[Any, ...], tuple[float, dict[str, int]]] = {}
+
+
+def queue_changed() -> None:
+    counts_cache.clear()
+
+
 def aware(dt: datetime | None) -> datetime | None:
     if dt is not None and dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
@@ -294,6 +303,7 @@ def cancel(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, comm
     _history(s, d, d.status, text)
     uow.emit(events.DEMANDE_STATUS_CHANGED, event_payload(base_url, d, defn, comment=text))
     uow.commit()
+    queue_changed()
     return detail_view(s, d)
 
 
@@ -434,6 +444,7 @@ def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Cal
         if replay and replay.get("id") == demande_id:
             return {k: v for k, v in replay.items() if k != "id"}
         raise
+    queue_changed()
     if update_profile is True:
         _feed_profile(ports, token, defn, answers)
     return result
@@ -465,6 +476,7 @@ def post_message(uow: UnitOfWork, caller: Caller, demande_id: Any, body: Any) ->
         d.status = "en_traitement"
         _history(s, d, d.status, "Réponse de l'usager reçue.")
     uow.commit()
+    queue_changed()
     return {"id": m.id, "author": m.author, "author_name": m.author_name, "body": m.body, "created_at": iso(m.created_at)}
 
 
@@ -543,4 +555,5 @@ def forget_account(uow: UnitOfWork, account_id: str) -> int:
         s.add(HistoryEntry(demande_id=d.id, status=d.status, at=utcnow(),
                            comment="Compte de l'usager supprimé : données personnelles effacées.", by_staff=False))
     uow.commit()
+    queue_changed()
     return len(rows)
