@@ -11,7 +11,7 @@ def _rules(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule[len("/api/v1"):])
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "{}", rule.rule[len("/api/v1"):])
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             found.add((path, method.lower()))
     return found
@@ -21,7 +21,8 @@ def test_every_api_route_is_documented_and_nothing_else():
     app = create_app({"TESTING": True, "SECRET_KEY": "x"})
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.1")
-    documented = {(path, method) for path, ops in spec["paths"].items() for method in ops
+    # Parameter names may differ between the route and the document: compare the shapes.
+    documented = {(re.sub(r"\{[^}]+\}", "{}", path), method) for path, ops in spec["paths"].items() for method in ops
                   if method in ("get", "post", "put", "patch", "delete")}
     routes = _rules(app)
     assert routes - documented == set(), "routes missing from openapi/*.yaml"
