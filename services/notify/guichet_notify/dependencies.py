@@ -1,12 +1,15 @@
 """Notify's DependencyProviders: its store and the SMTP mailer."""
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import smtplib
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from guichet_common.db import Store
@@ -63,6 +66,7 @@ class RecordingSMTP(smtplib.SMTP):
 class Mailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self.journal: SentJournal | None = None
 
     def build(self, mail_id: str, to_addr: str, subject: str, text: str, html: str) -> EmailMessage:
         msg = EmailMessage()
@@ -85,10 +89,86 @@ class Mailer:
             smtp.send_message(self.build(mail_id, to_addr, subject, text, html))
 
 
+class SentJournal:
+    """A local append-only record of the mails whose data went on the wire.
+
+    Why: the database commit that marks a mail sent may wait on the network (and, under
+    eventlet, let other green threads run), so a crash right then would leave an accepted
+    mail marked queued and it would go twice. A plain file append is one system call that
+    never yields; it is written the instant the message is on the wire, and replayed into
+    the database when the service starts again (before any handler or timer runs).
+    One file per process; files of processes that are gone are replayed then removed.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.path = directory / f"sent-{os.getpid()}-{secrets.token_hex(3)}.log"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def record(self, mail_id: str, state: str = "sent") -> None:
+        os.write(self.fd, f"{state} {mail_id}\n".encode())
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
+
+    def leftovers(self) -> list[Path]:
+        """Journals of processes that are gone (this one's excluded)."""
+        out = []
+        for path in self.directory.glob("sent-*.log"):
+            if path == self.path:
+                continue
+            try:
+                pid = int(path.name.split("-")[1])
+                os.kill(pid, 0)
+            except (ValueError, IndexError, ProcessLookupError):
+                out.append(path)
+            except PermissionError:  # alive, another user's
+                continue
+        return out
+
+    @staticmethod
+    def read(path: Path) -> dict[str, str]:
+        """Last recorded state per mail id."""
+        states: dict[str, str] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            state, _, mail_id = line.partition(" ")
+            if mail_id:
+                states[mail_id] = state
+        return states
+
+
 class SmtpMailer(DependencyProvider):
     def setup(self) -> None:
-        smtp = self.container.config["SMTP"]
+        config = self.container.config
+        smtp = config["SMTP"]
         self.mailer = Mailer(smtp["host"], int(smtp["port"]), smtp["sender"])
+        directory = Path(config.get("MAIL_JOURNAL_DIR") or Path(config.get("VAR_DIR", "var")) / "notify-journal")
+        self.mailer.journal = SentJournal(directory)
+        self._replay(config["DB_URL"])
+
+    def _replay(self, db_url: str) -> None:
+        from guichet_common.db import make_engine
+        from sqlalchemy.orm import Session
+
+        from .inbox import replay_journal
+
+        leftovers = self.mailer.journal.leftovers() if self.mailer.journal else []
+        if not leftovers:
+            return
+        engine = make_engine(db_url)
+        try:
+            with Session(engine) as session:
+                for path in leftovers:
+                    replay_journal(session, SentJournal.read(path))
+                    path.unlink(missing_ok=True)
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        if self.mailer.journal is not None:  # a clean stop leaves nothing to replay
+            self.mailer.journal.close()
 
     def get_dependency(self, worker_ctx: Any) -> Mailer:
         return self.mailer

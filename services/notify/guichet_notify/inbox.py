@@ -120,16 +120,19 @@ def _release(uow: UnitOfWork, mails: Iterable[OutgoingMail], delay_s: float, err
     uow.session.commit()
 
 
-def _unsent(uow: UnitOfWork, mail: OutgoingMail) -> None:
+def _unsent(uow: UnitOfWork, mail: OutgoingMail, mailer: Mailer | None = None) -> None:
     """Recorded as sent before the reply, but the reply never came: back in the queue."""
     if mail.status == "sent":
+        if mailer is not None and mailer.journal is not None:
+            mailer.journal.record(mail.id, "queued")
         mail.status = "queued"
         mail.attempts -= 1
         mail.sent_at = None
 
 
-def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain.RetryPolicy) -> None:
-    _unsent(uow, mail)
+def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain.RetryPolicy,
+             mailer: Mailer | None = None) -> None:
+    _unsent(uow, mail, mailer)
     mail.attempts += 1
     mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
     too_old = (aware(mail.created_at) or now()) < now() - timedelta(seconds=policy.max_age_s)
@@ -171,6 +174,8 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
             msg = mailer.build(mail.id, mail.to_addr, mail.subject, mail.text_body, mail.html_body)
 
             def record_sent(mail: OutgoingMail = mail) -> None:
+                if mailer.journal is not None:
+                    mailer.journal.record(mail.id)  # first: no yield between the wire and this
                 mail.status = "sent"
                 mail.attempts += 1
                 mail.sent_at = now()
@@ -187,7 +192,7 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
                     return sent
                 continue
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                _refused(uow, mail, exc, policy)
+                _refused(uow, mail, exc, policy, mailer)
                 try:
                     smtp.rset()
                 except (OSError, smtplib.SMTPException):
@@ -195,7 +200,7 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
                     return sent
                 continue
             except (OSError, smtplib.SMTPException) as exc:  # the session broke: retry these later
-                _unsent(uow, mail)
+                _unsent(uow, mail, mailer)
                 _release(uow, claimed[i:], policy.base_s, f"session SMTP : {type(exc).__name__}")
                 return sent
             if refused:
@@ -208,6 +213,22 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
         except (OSError, smtplib.SMTPException):
             smtp.close()
     return sent
+
+
+def replay_journal(session: Any, states: dict[str, str]) -> int:
+    """Mark sent the mails a dead process put on the wire but had not recorded in the database."""
+    sent = [mail_id for mail_id, state in states.items() if state == "sent"]
+    done = 0
+    for start in range(0, len(sent), 500):
+        result = session.execute(
+            update(OutgoingMail).where(OutgoingMail.id.in_(sent[start:start + 500]), OutgoingMail.status == "queued")
+            .values(status="sent", sent_at=now(), attempts=OutgoingMail.attempts + 1,
+                    last_error="envoyé avant l'arrêt du service (journal)"))
+        done += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.commit()
+    if done:
+        log.info("journal: %s mails recorded as sent after a restart", done)
+    return done
 
 
 def due_mails(uow: UnitOfWork, limit: int = 50) -> list[str]:

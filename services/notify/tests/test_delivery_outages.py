@@ -142,3 +142,34 @@ def test_refused_mail_fails_after_n_tries_and_others_still_go(container_factory,
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_journal_of_a_dead_process_marks_its_mails_sent(outage_env, tmp_path):
+    from datetime import UTC, datetime
+
+    from guichet_notify.dependencies import SentJournal
+    from guichet_notify.inbox import replay_journal
+    from guichet_notify.models import OutgoingMail
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(outage_env.db_urls["notify"])
+    with Session(engine) as s:
+        for i in range(3):
+            s.add(OutgoingMail(id=f"j{i}", to_addr="a@example.test", subject="s", text_body="t", html_body="h",
+                               status="queued", attempts=0, next_attempt_at=datetime.now(UTC), last_error="",
+                               created_at=datetime.now(UTC)))
+        s.commit()
+    dead = tmp_path / "sent-999999999-abc.log"  # no such pid
+    dead.write_text("sent j0\nsent j1\nqueued j1\nsent j2\n")
+    mine = SentJournal(tmp_path)
+    mine.record("j9")
+    assert mine.leftovers() == [dead]  # our own (live) journal is not replayed
+    with Session(engine) as s:
+        assert replay_journal(s, SentJournal.read(dead)) == 2
+        assert replay_journal(s, SentJournal.read(dead)) == 0  # idempotent
+        states = {m.id: (m.status, m.attempts) for m in s.query(OutgoingMail).filter(OutgoingMail.id.like("j%"))}
+    assert states == {"j0": ("sent", 1), "j1": ("queued", 0), "j2": ("sent", 1)}
+    mine.close()
+    assert not mine.path.exists()
+    engine.dispose()
