@@ -121,6 +121,9 @@ class SentJournal:
                 continue
             try:
                 pid = int(path.name.split("-")[1])
+                if pid == os.getpid():  # an earlier run with our pid (PID 1 in a restarted container)
+                    out.append(path)
+                    continue
                 os.kill(pid, 0)
             except (ValueError, IndexError, ProcessLookupError):
                 out.append(path)
