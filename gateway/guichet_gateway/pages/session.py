@@ -6,6 +6,9 @@ The API never reads these cookies (bearer tokens only), so it needs no CSRF toke
 from __future__ import annotations
 
 import functools
+import hashlib
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -52,6 +55,32 @@ def clear_session(resp: Response) -> Response:
     return resp
 
 
+_refresh_lock = threading.Lock()
+_recent_refreshes: dict[str, tuple[float, dict[str, Any]]] = {}
+REFRESH_REUSE_WINDOW_S = 30.0
+
+
+def _refresh_once(refresh_token: str) -> dict[str, Any]:
+    """Refresh a browser session once, even when several requests carry the same cookie.
+
+    A refresh token works once and its reuse revokes the whole chain, so a page and its
+    live stream refreshing the same cookie at the same moment would sign the person out.
+    Requests of this process that arrive with the same old cookie within a short window
+    get the pair the first one obtained.
+    """
+    key = hashlib.sha256(refresh_token.encode()).hexdigest()
+    with _refresh_lock:
+        now = time.monotonic()
+        hit = _recent_refreshes.get(key)
+        if hit and now - hit[0] < REFRESH_REUSE_WINDOW_S:
+            return hit[1]
+        pair: dict[str, Any] = rpc("identity", "refresh", refresh_token)
+        for old in [k for k, (t, _) in _recent_refreshes.items() if now - t >= REFRESH_REUSE_WINDOW_S]:
+            del _recent_refreshes[old]
+        _recent_refreshes[key] = (now, pair)
+        return pair
+
+
 def page_caller() -> Caller | None:
     """The signed-in visitor (refreshing an expired access token once), or None."""
     if "page_caller" in g:
@@ -66,7 +95,7 @@ def page_caller() -> Caller | None:
             caller = None
     if caller is None and request.cookies.get(REFRESH_COOKIE):
         try:
-            pair = rpc("identity", "refresh", request.cookies[REFRESH_COOKIE])
+            pair = _refresh_once(request.cookies[REFRESH_COOKIE])
             caller = verifier().verify(pair["access_token"])
             g.token = pair["access_token"]
             g.new_session = pair  # written to the response by the after_request hook
