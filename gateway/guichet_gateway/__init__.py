@@ -50,6 +50,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(var)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    proxies = int(os.environ.get("GUICHET_TRUSTED_PROXIES", "0"))
+    if proxies:
+        # Behind N reverse proxies the client's address (login brake per client) comes
+        # from X-Forwarded-For; never trusted when no proxy is declared.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=os.environ.get("GUICHET_LOG_LEVEL", "INFO"))
 
     pool = RpcPool({"AMQP_URI": app.config["AMQP_URI"]}, size=app.config["RPC_POOL_SIZE"])
