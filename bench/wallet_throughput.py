@@ -5,8 +5,9 @@
 Starts a throw-away stack (SeaweedFS, RabbitMQ vhost, identity + notify + wallet as real
 processes), signs a citizen in, then prints:
 
-1. upload + download of the same SIZE-MB PDF through the wallet RPC (base64 over the
-   broker, STREAM AES-256-GCM, one S3 object per part), round after round;
+1. upload + download of the same SIZE-MB PDF through the wallet RPC as the gateway makes
+   it (MessagePack, raw bytes over the broker, STREAM AES-256-GCM, one S3 object per
+   part), round after round; then the same in JSON + base64 (the previous transport);
 2. the same bytes put/get straight to the S3 server with the minio client;
 3. AES-256-GCM STREAM alone (encrypt + decrypt in memory);
 4. peak RSS growth of the wallet process (Linux VmHWM, reset before each step) while a
@@ -146,13 +147,16 @@ def main() -> int:
         env.start_service("wallet", extra_env={"GUICHET_MAX_UPLOAD_BYTES": str((args.big_mb + 10) * MiB),
                                                "GUICHET_WALLET_QUOTA_BYTES": str(10 * 1024 * MiB)})
         pid = env.procs["wallet"][0].pid
+        from guichet_common.config import RPC_SERIALIZATION
         from nameko.standalone.rpc import ClusterRpcProxy
 
-        with ClusterRpcProxy({"AMQP_URI": env.amqp_uri, "serializer": "json"}, timeout=120) as rpc:
+        # what the gateway's RpcPool uses: MessagePack, file bytes as bytes
+        binary = {"AMQP_URI": env.amqp_uri, **RPC_SERIALIZATION}
+        with ClusterRpcProxy(binary, timeout=120) as rpc:
             token = sign_in(env, rpc)
             wallet = rpc.wallet
-            doc = wallet.upload_document(token, "warm.pdf", b64)  # warm-up: keys, connections
-            wallet.read_document(token, doc["id"])
+            doc = wallet.upload_document(token, "warm.pdf", data)  # warm-up: keys, connections
+            wallet.read_document(token, doc["id"], raw=True)
 
             # --- 4 first, on a process that has only handled one small file
             big = args.big_mb * MiB
@@ -170,7 +174,7 @@ def main() -> int:
                     chunk = big_head[:part] if i == 0 else block
                     if i == n_parts - 1:
                         chunk = block[: part - len(tail)] + tail
-                    wallet.upload_part(token, up["upload_id"], i, base64.b64encode(chunk[:part]).decode())
+                    wallet.upload_part(token, up["upload_id"], i, chunk[:part])
                 big_doc = wallet.finish_upload(token, up["upload_id"], None, None)
                 t_up = time.perf_counter() - t0
             peak_up = (rss_kib(pid, "VmHWM") if can_reset else sampler.peak) - rss_before
@@ -179,45 +183,39 @@ def main() -> int:
             with Sampler(pid) as sampler:
                 t0 = time.perf_counter()
                 for i in range(big_doc["parts"]):
-                    wallet.read_document_part(token, big_doc["id"], i)
+                    wallet.read_document_part(token, big_doc["id"], i, raw=True)
                 t_dl = time.perf_counter() - t0
             peak_dl = (rss_kib(pid, "VmHWM") if can_reset else sampler.peak) - rss_before_dl
 
-            # --- 1 wallet RPC
+            # --- 1 wallet RPC, MessagePack + raw bytes
             t0 = time.perf_counter()
             for _ in range(args.rounds):
-                d = wallet.upload_document(token, "bench.pdf", b64)
-                got = wallet.read_document(token, d["id"])
+                d = wallet.upload_document(token, "bench.pdf", data)
+                got = wallet.read_document(token, d["id"], raw=True)
             t_wallet = time.perf_counter() - t0
-            assert base64.b64decode(got["content_b64"]) == data
+            assert got["content"] == data
 
-            # --- transport floor: the same base64 payload sent to the wallet, refused at
-            # once (bad token) before any decoding, crypto or S3: broker + JSON only
+            # --- transport floor: the same bytes sent to the wallet, refused at once (bad
+            # token) before any crypto or S3: broker + MessagePack only
             from nameko.exceptions import RemoteError
 
             t0 = time.perf_counter()
             for _ in range(args.rounds):
                 try:
-                    wallet.upload_document("not-a-token", "bench.pdf", b64)
+                    wallet.upload_document("not-a-token", "bench.pdf", data)
                 except RemoteError:
                     pass
             t_floor = time.perf_counter() - t0
 
-        # --- 1c the same, with the caller publishing non-persistent requests (nameko's
-        # default is persistent + confirms: the broker writes each 2.8 MB request to disk)
-        from nameko.amqp.publish import Publisher
-        from nameko.constants import NON_PERSISTENT
-
-        Publisher.delivery_mode = NON_PERSISTENT
-        try:
-            with ClusterRpcProxy({"AMQP_URI": env.amqp_uri, "serializer": "json"}, timeout=120) as rpc2:
-                t0 = time.perf_counter()
-                for _ in range(args.rounds):
-                    d = rpc2.wallet.upload_document(token, "bench.pdf", b64)
-                    rpc2.wallet.read_document(token, d["id"])
-                t_transient = time.perf_counter() - t0
-        finally:
-            Publisher.delivery_mode = 2
+        # --- 1c the same in JSON + base64 (the transport before MessagePack; the wallet
+        # still answers it, in JSON)
+        with ClusterRpcProxy({"AMQP_URI": env.amqp_uri, "serializer": "json"}, timeout=120) as rpc2:
+            t0 = time.perf_counter()
+            for _ in range(args.rounds):
+                d = rpc2.wallet.upload_document(token, "bench.pdf", b64)
+                got = rpc2.wallet.read_document(token, d["id"])
+            t_json = time.perf_counter() - t0
+            assert base64.b64decode(got["content_b64"]) == data
 
         # --- 2 raw S3
         client = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False,
@@ -255,11 +253,11 @@ def main() -> int:
     w, r, a = moved / t_wallet, moved / t_s3, moved / t_aes
     print(f"\n{args.rounds} rounds of upload + download of a {size / MiB:.2f} MiB PDF ({moved:.0f} MiB moved)")
     print(f"{'path':<44}{'MiB/s':>10}{'ms/round':>12}{'vs raw S3':>12}")
-    print(f"{'wallet RPC (broker + AES-GCM + S3)':<44}{w:>10.1f}{1000 * t_wallet / args.rounds:>12.1f}{w / r:>11.0%}")
+    print(f"{'wallet RPC, msgpack (broker + AES-GCM + S3)':<44}{w:>10.1f}{1000 * t_wallet / args.rounds:>12.1f}{w / r:>11.0%}")
     print(f"{'  of which: the upload message alone':<44}{(moved / 2) / t_floor:>10.1f}"
           f"{1000 * t_floor / args.rounds:>12.1f}{'':>12}")
-    tr = moved / t_transient
-    print(f"{'wallet RPC, non-persistent requests':<44}{tr:>10.1f}{1000 * t_transient / args.rounds:>12.1f}{tr / r:>11.0%}")
+    jr = moved / t_json
+    print(f"{'wallet RPC, JSON + base64 (before)':<44}{jr:>10.1f}{1000 * t_json / args.rounds:>12.1f}{jr / r:>11.0%}")
     dr = moved / t_direct
     print(f"{'wallet code in-process (no broker)':<44}{dr:>10.1f}{1000 * t_direct / args.rounds:>12.1f}{dr / r:>11.0%}")
     print(f"{'raw S3 put/get (minio client)':<44}{r:>10.1f}{1000 * t_s3 / args.rounds:>12.1f}{1:>11.0%}")

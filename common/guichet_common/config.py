@@ -6,6 +6,7 @@ Nameko config and tests can build the same dict by hand.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Mapping
@@ -13,6 +14,17 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("identity", "demarches", "wallet", "notify")
+
+# RPC in MessagePack (file bytes as bytes: see wire.py), JSON still accepted from older or
+# plain clients (a reply goes back in the request's format). Events are published in JSON
+# whatever this says (db.Store, EVENT_SERIALIZER): the gateway's live stream reads them.
+RPC_SERIALIZATION: dict[str, Any] = {
+    "serializer": "msgpack",
+    "ACCEPT": ["msgpack", "json"],
+    "SERIALIZERS": {"msgpack": {"encoder": "guichet_common.wire.dumps", "decoder": "guichet_common.wire.loads",
+                                "content_type": "application/x-msgpack", "content_encoding": "binary"}},
+}
+EVENT_SERIALIZER = "json"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -80,7 +92,7 @@ def service_config(service: str, env: Mapping[str, str] | None = None) -> dict[s
         "CITY_NAME": env.get("GUICHET_CITY_NAME", "Ville de Bellerive"),
         "max_workers": int(env.get("GUICHET_MAX_WORKERS", "10")),
         "parent_calls_tracked": 10,
-        "serializer": "json",
+        **copy.deepcopy(RPC_SERIALIZATION),
         "LOGGING": {
             "version": 1,
             "disable_existing_loggers": False,

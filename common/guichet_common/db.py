@@ -171,6 +171,11 @@ try:  # Nameko is absent from plain domain tests; the provider needs it.
         """
 
         def __init__(self, outbox_model: type | None = None, **options: Any) -> None:
+            # Events in JSON even though the service's RPC is MessagePack (config.py): the
+            # gateway's live stream (pika) and other plain consumers decode JSON.
+            from .config import EVENT_SERIALIZER
+
+            options.setdefault("serializer", EVENT_SERIALIZER)
             super().__init__(**options)
             self.outbox_model = outbox_model
             self.engine: Engine | None = None

@@ -8,6 +8,7 @@ service-raised error is kept.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import queue
@@ -20,6 +21,7 @@ from typing import Any
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 
+from guichet_common.config import RPC_SERIALIZATION  # noqa: E402
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 
 class RpcPool:
     def __init__(self, config: dict[str, Any], size: int = 8, timeout: float = 15.0) -> None:
-        self.config = {"AMQP_URI": config["AMQP_URI"], "serializer": "json"}
+        # MessagePack (file bytes travel as bytes), JSON replies still accepted.
+        self.config = {"AMQP_URI": config["AMQP_URI"], **copy.deepcopy(RPC_SERIALIZATION)}
         self.size = size
         self.timeout = timeout
         self._pid = -1

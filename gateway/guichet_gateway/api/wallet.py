@@ -4,7 +4,8 @@ Uploads are streamed: the multipart body is parsed as it arrives (no temporary f
 so no plaintext on the gateway's disk) and forwarded to the wallet in parts of at most
 the wallet's part size; a file that fits in one message goes in one RPC. The size limit
 is checked from Content-Length before reading, then again while reading.
-Downloads are streamed part by part in the same way.
+Downloads are streamed part by part in the same way. File bytes go over the RPC as raw
+bytes (MessagePack, see guichet_common.wire), not base64.
 """
 from __future__ import annotations
 
@@ -71,13 +72,13 @@ class _Forwarder:
             del self.buf[: self.part_size]
 
     def _send(self, chunk: bytes) -> None:
-        rpc("wallet", "upload_part", self.token, self.upload_id, self.index, base64.b64encode(chunk).decode("ascii"))
+        rpc("wallet", "upload_part", self.token, self.upload_id, self.index, chunk)  # raw bytes (MessagePack)
         self.index += 1
 
     def finish(self, title: str | None, kind: str | None) -> dict[str, Any]:
         if self.upload_id is None:
             return rpc("wallet", "upload_document", self.token, self.filename,  # type: ignore[no-any-return]
-                       base64.b64encode(bytes(self.buf)).decode("ascii"), title, kind)
+                       bytes(self.buf), title, kind)
         self._send(bytes(self.buf))
         self.buf.clear()
         return rpc("wallet", "finish_upload", self.token, self.upload_id, title, kind)  # type: ignore[no-any-return]
@@ -164,7 +165,8 @@ def content_disposition(name: str, inline: bool = False) -> str:
 
 
 def file_response(first: dict[str, Any], rest: Iterator[bytes] | None = None, inline: bool = False) -> Response:
-    head = base64.b64decode(first["content_b64"])
+    # `content` (raw bytes) when the wallet was asked raw=True, else base64 text
+    head = first["content"] if "content" in first else base64.b64decode(first["content_b64"])
 
     def body() -> Iterator[bytes]:
         yield head
@@ -183,11 +185,11 @@ def file_response(first: dict[str, Any], rest: Iterator[bytes] | None = None, in
 
 
 def document_content(token: str, document_id: str, inline: bool = False) -> Response:
-    first = rpc("wallet", "read_document_part", token, document_id, 0)
+    first = rpc("wallet", "read_document_part", token, document_id, 0, raw=True)
 
     def rest() -> Iterator[bytes]:
         for index in range(1, first["parts"]):
-            yield base64.b64decode(rpc("wallet", "read_document_part", token, document_id, index)["content_b64"])
+            yield rpc("wallet", "read_document_part", token, document_id, index, raw=True)["content"]
 
     return file_response(first, rest() if first["parts"] > 1 else None, inline)
 
@@ -276,7 +278,7 @@ def backoffice_justificatif(justificatif_id: str):  # type: ignore[no-untyped-de
 @bp.get("/backoffice/justificatifs/<justificatif_id>/content")
 @require_staff
 def backoffice_justificatif_content(justificatif_id: str):  # type: ignore[no-untyped-def]
-    return file_response(rpc("wallet", "read_justificatif", g.token, justificatif_id))
+    return file_response(rpc("wallet", "read_justificatif", g.token, justificatif_id, raw=True))
 
 
 @bp.post("/backoffice/justificatifs/<justificatif_id>/validate")

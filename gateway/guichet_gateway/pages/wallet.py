@@ -260,7 +260,7 @@ def review(justificatif_id: str) -> Any:
 @staff_required
 def review_file(justificatif_id: str) -> Any:
     inline = request.args.get("apercu") == "1"
-    return file_response(call("wallet", "read_justificatif", g.token, justificatif_id), inline=inline)
+    return file_response(call("wallet", "read_justificatif", g.token, justificatif_id, True), inline=inline)
 
 
 @bp.post("/backoffice/justificatifs/<justificatif_id>/valider")

@@ -211,12 +211,23 @@ class PartsReader(io.RawIOBase):
 
 
 def _b64(content_b64: Any, field_name: str = "file") -> bytes:
+    """The file's bytes from an RPC argument: raw bytes (MessagePack callers), or base64 text."""
+    if isinstance(content_b64, (bytes, bytearray, memoryview)):
+        return bytes(content_b64)
     if not isinstance(content_b64, str):
         raise InvalidWalletData(errors={field_name: ["Le contenu du fichier est manquant."]})
     try:  # strict: any character outside the alphabet is an error (and it is C-fast)
         return binascii.a2b_base64(content_b64.encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise InvalidWalletData(errors={field_name: ["Le contenu du fichier est mal encodé."]}) from None
+
+
+def _content(data: bytes, raw: Any) -> dict[str, Any]:
+    """The bytes of a read: ``content`` (raw bytes) when the caller asked ``raw=True``,
+    else ``content_b64`` (base64 text, what JSON callers expect)."""
+    if raw is True:
+        return {"content": data}
+    return {"content_b64": base64.b64encode(data).decode("ascii")}
 
 
 def _too_large(ctx: Ctx) -> FileTooLarge:
@@ -455,7 +466,7 @@ def get_document(ctx: Ctx, caller: Caller, document_id: Any) -> dict[str, Any]:
     return document_view(_own_document(ctx, caller, document_id))
 
 
-def read_document(ctx: Ctx, caller: Caller, document_id: Any) -> dict[str, Any]:
+def read_document(ctx: Ctx, caller: Caller, document_id: Any, raw: Any = False) -> dict[str, Any]:
     doc = _own_document(ctx, caller, document_id)
     if doc.size > MAX_WHOLE_READ:
         raise WrongState("Document trop volumineux pour une lecture en une fois : lisez-le par parties.")
@@ -463,10 +474,10 @@ def read_document(ctx: Ctx, caller: Caller, document_id: Any) -> dict[str, Any]:
     data = b"".join(_read_part(ctx, doc, dek, i) for i in range(doc.parts))
     log_access(ctx, caller, doc.owner_id, doc.id)
     return {"filename": doc.filename, "download_name": download_name(doc.filename, doc.content_type),
-            "content_type": doc.content_type, "size": doc.size, "content_b64": base64.b64encode(data).decode("ascii")}
+            "content_type": doc.content_type, "size": doc.size, **_content(data, raw)}
 
 
-def read_document_part(ctx: Ctx, caller: Caller, document_id: Any, index: Any) -> dict[str, Any]:
+def read_document_part(ctx: Ctx, caller: Caller, document_id: Any, index: Any, raw: Any = False) -> dict[str, Any]:
     doc = _own_document(ctx, caller, document_id)
     if not isinstance(index, int) or not 0 <= index < doc.parts:
         raise InvalidWalletData(errors={"index": ["Numéro de partie invalide."]})
@@ -475,7 +486,7 @@ def read_document_part(ctx: Ctx, caller: Caller, document_id: Any, index: Any) -
         log_access(ctx, caller, doc.owner_id, doc.id)
     return {"index": index, "parts": doc.parts, "filename": doc.filename,
             "download_name": download_name(doc.filename, doc.content_type), "content_type": doc.content_type,
-            "size": doc.size, "content_b64": base64.b64encode(data).decode("ascii")}
+            "size": doc.size, **_content(data, raw)}
 
 
 def rename_document(ctx: Ctx, caller: Caller, document_id: Any, filename: Any = None, title: Any = None
@@ -567,18 +578,18 @@ def _shared_for(ctx: Ctx, caller: Caller, shared_id: Any) -> SharedCopy:
     return row
 
 
-def read_shared_row(ctx: Ctx, caller: Caller, row: SharedCopy) -> dict[str, Any]:
+def read_shared_row(ctx: Ctx, caller: Caller, row: SharedCopy, raw: Any = False) -> dict[str, Any]:
     if row.size > MAX_WHOLE_READ:
         raise WrongState("Document trop volumineux pour une lecture en une fois.")
     dek = _dek(ctx, row)
     data = b"".join(_read_part(ctx, row, dek, i) for i in range(row.parts))
     log_access(ctx, caller, row.owner_id, row.document_id, shared=row)
     return {"filename": row.filename, "download_name": download_name(row.filename, row.content_type),
-            "content_type": row.content_type, "size": row.size, "content_b64": base64.b64encode(data).decode("ascii")}
+            "content_type": row.content_type, "size": row.size, **_content(data, raw)}
 
 
-def read_shared(ctx: Ctx, caller: Caller, shared_id: Any) -> dict[str, Any]:
-    return read_shared_row(ctx, caller, _shared_for(ctx, caller, shared_id))
+def read_shared(ctx: Ctx, caller: Caller, shared_id: Any, raw: Any = False) -> dict[str, Any]:
+    return read_shared_row(ctx, caller, _shared_for(ctx, caller, shared_id), raw)
 
 
 def get_shared(ctx: Ctx, caller: Caller, shared_id: Any) -> dict[str, Any]:

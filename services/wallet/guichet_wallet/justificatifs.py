@@ -151,14 +151,14 @@ def review_get(ctx: Ctx, caller: Caller, justificatif_id: Any) -> dict[str, Any]
     return view
 
 
-def review_read(ctx: Ctx, caller: Caller, justificatif_id: Any) -> dict[str, Any]:
+def review_read(ctx: Ctx, caller: Caller, justificatif_id: Any, raw: Any = False) -> dict[str, Any]:
     """The review copy's bytes, for an agent (logged in the owner's access log)."""
     _staff(caller)
     j = _any(ctx, justificatif_id)
     copy = ctx.uow.session.get(SharedCopy, j.shared_id)
     if copy is None or copy.status != "active":
         raise JustificatifNotFound()
-    return read_shared_row(ctx, caller, copy)
+    return read_shared_row(ctx, caller, copy, raw)
 
 
 def validate(ctx: Ctx, caller: Caller, justificatif_id: Any, valid_until: Any) -> dict[str, Any]:

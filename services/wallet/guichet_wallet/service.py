@@ -49,6 +49,9 @@ class WalletService:
                 "part_size": docs.domain.PART_SIZE, "accepted": list(ACCEPTED)}
 
     # --- documents
+    # File bytes: the upload RPCs take `content_b64` as base64 text or as raw bytes (from a
+    # MessagePack caller); the read RPCs answer `content_b64` (base64), or `content` (raw
+    # bytes) when called with raw=True.
     @rpc(expected_exceptions=EXPECTED)
     def upload_document(self, token: str, filename: Any, content_b64: Any, title: Any = None, kind: Any = None
                         ) -> dict[str, Any]:
@@ -80,12 +83,12 @@ class WalletService:
         return docs.get_document(self._ctx(), self._caller(token), document_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def read_document(self, token: str, document_id: Any) -> dict[str, Any]:
-        return docs.read_document(self._ctx(), self._caller(token), document_id)
+    def read_document(self, token: str, document_id: Any, raw: Any = False) -> dict[str, Any]:
+        return docs.read_document(self._ctx(), self._caller(token), document_id, raw)
 
     @rpc(expected_exceptions=EXPECTED)
-    def read_document_part(self, token: str, document_id: Any, index: Any) -> dict[str, Any]:
-        return docs.read_document_part(self._ctx(), self._caller(token), document_id, index)
+    def read_document_part(self, token: str, document_id: Any, index: Any, raw: Any = False) -> dict[str, Any]:
+        return docs.read_document_part(self._ctx(), self._caller(token), document_id, index, raw)
 
     @rpc(expected_exceptions=EXPECTED)
     def rename_document(self, token: str, document_id: Any, filename: Any = None, title: Any = None
@@ -114,8 +117,8 @@ class WalletService:
         return docs.get_shared(self._ctx(), self._caller(token), shared_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def read_shared(self, token: str, shared_id: Any) -> dict[str, Any]:
-        return docs.read_shared(self._ctx(), self._caller(token), shared_id)
+    def read_shared(self, token: str, shared_id: Any, raw: Any = False) -> dict[str, Any]:
+        return docs.read_shared(self._ctx(), self._caller(token), shared_id, raw)
 
     # --- justificatifs
     @rpc(expected_exceptions=EXPECTED)
@@ -144,8 +147,8 @@ class WalletService:
         return justifs.review_get(self._ctx(), self._caller(token), justificatif_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def read_justificatif(self, token: str, justificatif_id: Any) -> dict[str, Any]:
-        return justifs.review_read(self._ctx(), self._caller(token), justificatif_id)
+    def read_justificatif(self, token: str, justificatif_id: Any, raw: Any = False) -> dict[str, Any]:
+        return justifs.review_read(self._ctx(), self._caller(token), justificatif_id, raw)
 
     @rpc(expected_exceptions=EXPECTED)
     def validate_justificatif(self, token: str, justificatif_id: Any, valid_until: Any) -> dict[str, Any]:

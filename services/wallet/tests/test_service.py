@@ -420,3 +420,34 @@ def test_expired_justificatif_is_no_longer_taken(wallet):
     remote_error("WrongState", rpc.share_justificatif, anne.token, j["id"], "demande:1")
     expired = rpc.review_justificatifs(agent.token, "expired")["items"]
     assert j["id"] in [x["id"] for x in expired]
+
+
+def test_file_bytes_travel_raw_in_msgpack_and_base64_in_json(wallet):
+    container, rpc, config = wallet  # the default config: MessagePack, as the gateway
+    anne, agent = Person(), Person(("citizen", "agent"), "Agent Dupont")
+    data = samples.pdf("brut")
+    doc = rpc.upload_document(anne.token, "brut.pdf", data)  # raw bytes
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+    raw = rpc.read_document(anne.token, doc["id"], raw=True)
+    assert raw["content"] == data and "content_b64" not in raw
+    assert unb64(rpc.read_document(anne.token, doc["id"])["content_b64"]) == data  # the default is unchanged
+    part = rpc.read_document_part(anne.token, doc["id"], 0, raw=True)
+    assert part["content"] == data and part["parts"] == 1
+    up = rpc.begin_upload(anne.token, "parts.pdf", None, None, None)
+    rpc.upload_part(anne.token, up["upload_id"], 0, data)
+    assert rpc.finish_upload(anne.token, up["upload_id"], None, None)["sha256"] == doc["sha256"]
+    shared = rpc.store_shared(anne.token, "demande:77", "brut.pdf", data)
+    assert rpc.read_shared(agent.token, shared["shared_id"], raw=True)["content"] == data
+    # a JSON caller (older gateway, plain client) still works, base64 both ways, same views
+    with ClusterRpcProxy({**config, "serializer": "json"}, timeout=30) as json_rpc:
+        w = json_rpc.wallet
+        d2 = w.upload_document(anne.token, "b64.pdf", b64(data))
+        assert unb64(w.read_document(anne.token, d2["id"])["content_b64"]) == data
+        assert w.list_documents(anne.token) == rpc.list_documents(anne.token)
+        assert w.access_log(anne.token, doc["id"]) == rpc.access_log(anne.token, doc["id"])
+        assert w.get_shared(anne.token, shared["shared_id"]) == rpc.get_shared(anne.token, shared["shared_id"])
+        remote_error("InvalidWalletData", w.upload_document, anne.token, "x.pdf", "%%%")
+    remote_error("InvalidWalletData", rpc.upload_document, anne.token, "x.pdf", 12)
+    # events stay JSON (the gateway's live stream reads them with pika)
+    (store,) = [d for d in container.dependencies if d.attr_name == "uow"]
+    assert store.publisher.serializer == "json"
