@@ -87,6 +87,8 @@ def main() -> None:
     py = sys.executable
     weed_cmd = devstack.weed_command(var / "s3", weed, state["s3_access_key"], s3_secret.read_text().strip())
     workers = env.get("GUICHET_GATEWAY_WORKERS", "2")
+    # Each open live-notification stream holds a thread: many threads, mostly idle.
+    threads = env.get("GUICHET_GATEWAY_THREADS", "48")
     programs = {
         "s3": (" ".join(shlex.quote(a) for a in weed_cmd), 10),
         "mailsink": (f"{py} -m guichet_common.mailsink --port {state['smtp_port']} --dir {shlex.quote(str(mail))}", 10),
@@ -94,7 +96,7 @@ def main() -> None:
         "demarches": (f"{py} -m guichet_common.serve demarches", 20),
         "wallet": (f"{py} -m guichet_common.serve wallet", 20),
         "notify": (f"{py} -m guichet_common.serve notify", 20),
-        "gateway": (f"{Path(py).parent / 'gunicorn'} --worker-class gthread --threads 8 --workers {workers} "
+        "gateway": (f"{Path(py).parent / 'gunicorn'} --worker-class gthread --threads {threads} --workers {workers} "
                     f"--bind 127.0.0.1:{port} --access-logfile - --graceful-timeout 5 --name guichet-gateway "
                     f"'guichet_gateway:create_app()'", 30),
     }

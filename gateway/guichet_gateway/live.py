@@ -8,7 +8,7 @@ the process grow; when its queue is full the stream is told to resynchronise ins
 
 Threads: gunicorn runs gthread workers, so every open stream holds one thread of its
 worker for as long as it lasts. Streams are therefore capped per process
-(GUICHET_SSE_MAX_STREAMS, default 4 — half of the 8 threads the deployment gives each
+(GUICHET_SSE_MAX_STREAMS, default 32 of the 48 threads the deployment gives each
 worker, so ordinary requests always find a thread); beyond the cap the stream answers
 503 and the page's script retries later. A stream also ends after GUICHET_SSE_MAX_AGE_S
 (default 300 s): the browser reconnects, which re-checks the session and frees the thread.
@@ -228,6 +228,6 @@ def init_live(app: Flask) -> None:
     # pika logs every failed connection attempt at ERROR; the consumer logs one warning per retry.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     app.extensions["guichet_live"] = LiveHub(
-        app.config["AMQP_URI"], max_streams=int(os.environ.get("GUICHET_SSE_MAX_STREAMS", "4")),
+        app.config["AMQP_URI"], max_streams=int(os.environ.get("GUICHET_SSE_MAX_STREAMS", "32")),
         per_account=int(os.environ.get("GUICHET_SSE_PER_ACCOUNT", "2")))
     app.register_blueprint(bp)
