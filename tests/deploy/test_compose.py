@@ -540,7 +540,7 @@ def test_gateway_image_serves_compiled_assets_under_gunicorn() -> None:
     assert cmd.startswith('["gunicorn"')
     for part in (
         '"--worker-class", "gthread"',
-        '"--threads", "8"',
+        '"--threads", "48"',
         '"--workers", "2"',
         '"0.0.0.0:8000"',
         '"guichet_gateway:create_app()"',
