@@ -2,52 +2,21 @@
 small stand-ins for identity and wallet answering on the same broker."""
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from guichet_common import events
-from guichet_common.auth import ALGORITHM, AUDIENCE, ISSUER, Verifier
 from guichet_common.errors import NotFound
+from guichet_common.testing.tokens import Person, TestAuth  # noqa: F401 (Person is used by the tests)
 from guichet_demarches.service import DemarchesService
-from jwt.algorithms import OKPAlgorithm
 from nameko.events import event_handler
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
-
-_KEY = Ed25519PrivateKey.generate()
-_JWKS = {"keys": [{**json.loads(OKPAlgorithm.to_jwk(_KEY.public_key())), "kid": "demarches-test", "alg": ALGORITHM}]}
-
-
-def make_token(sub: str, roles: tuple[str, ...] = ("citizen",), name: str = "Anne Martin") -> str:
-    now = int(time.time())
-    claims = {"sub": sub, "email": f"{sub}@example.test", "roles": list(roles), "name": name, "typ": "access",
-              "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 900}
-    return jwt.encode(claims, _KEY, algorithm=ALGORITHM, headers={"kid": "demarches-test"})
-
-
-class TestAuth(DependencyProvider):
-    __test__ = False
-
-    def setup(self) -> None:
-        self.verifier = Verifier(lambda: _JWKS)
-
-    def get_dependency(self, worker_ctx: Any) -> Verifier:
-        return self.verifier
 
 
 class DemarchesUnderTest(DemarchesService):
     auth = TestAuth()  # type: ignore[assignment]
-
-
-class Person:
-    def __init__(self, roles: tuple[str, ...] = ("citizen",), name: str = "Anne Martin") -> None:
-        self.id = uuid.uuid4().hex
-        self.token = make_token(self.id, roles, name)
 
 
 # What the stand-ins answer; tests set these.
