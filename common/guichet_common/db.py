@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import JSON, DateTime, String, create_engine, event, select, text
 from sqlalchemy.engine import Engine
@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(dt: datetime) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
+def as_utc(dt: datetime | None) -> datetime | None:
+    """A stored datetime as an aware UTC one: SQLite gives back naive datetimes, and
+    everything is stored in UTC."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
 
 
 class OutboxMixin:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from guichet_common import events
 from guichet_common.auth import Caller
-from guichet_common.db import UnitOfWork, utcnow
+from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,10 +48,7 @@ def queue_changed() -> None:
     counts_cache.clear()
 
 
-def aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
+aware = as_utc
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from guichet_common import events
-from guichet_common.db import UnitOfWork
+from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -58,15 +58,8 @@ def key_delay(config: dict[str, Any]) -> float:
     return float(config.get("KEY_ACTIVATION_DELAY", 15))
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(dt: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
+now = utcnow
+aware = as_utc
 
 
 def account_view(acc: Account) -> dict[str, Any]:

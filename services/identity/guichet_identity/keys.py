@@ -11,6 +11,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from guichet_common.auth import ALGORITHM, AUDIENCE, ISSUER
+from guichet_common.db import as_utc
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,8 +32,7 @@ def create_key(session: Session) -> SigningKey:
     return key
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt  # SQLite gives naive UTC
+_aware = as_utc
 
 
 def current_key(session: Session, activation_delay_s: float = 0) -> SigningKey:

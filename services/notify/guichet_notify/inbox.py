@@ -12,11 +12,11 @@ import smtplib
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from guichet_common import events
-from guichet_common.db import UnitOfWork
+from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import delete, func, select, update
 
 from . import domain
@@ -28,15 +28,8 @@ from .templates import CATALOGUE, render_email
 log = logging.getLogger(__name__)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(dt: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
+now = utcnow
+aware = as_utc
 
 
 def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload: dict[str, Any],
