@@ -185,6 +185,8 @@ def main() -> int:
     parser.add_argument("--submits", type=int, default=15, help="demandes submitted by each citizen")
     parser.add_argument("--requests", type=int, default=200, help="requests per read measure")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--demarches-replicas", type=int, default=1,
+                        help="démarches service processes (operators scale it like docker compose --scale)")
     args = parser.parse_args()
 
     from guichet_common import devstack
@@ -196,6 +198,8 @@ def main() -> int:
     gw = None
     try:
         env.start_all()
+        if args.demarches_replicas > 1:
+            env.start_service("demarches", replicas=args.demarches_replicas - 1)
         number, name = bulk_insert(env.db_urls["demarches"], args.rows)
         port = devstack.free_port()
         gw_env = dict(os.environ, PYTHONPATH=PYTHONPATH + ":" + str(ROOT / "bench"), PYTHONWARNINGS="ignore",
@@ -297,7 +301,8 @@ def main() -> int:
         lat, wall = concurrent(port, tokens, submit)  # type: ignore[arg-type]
         print(fmt(f"POST /demandes/{{id}}/submit, {args.citizens} citizens (goal p95 < 300 ms)", lat, wall))
         db = "PostgreSQL" if env.use_pg else "SQLite"
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {db}")
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {db}; "
+              f"démarches processes: {args.demarches_replicas}")
     finally:
         if gw is not None:
             gw.terminate()
