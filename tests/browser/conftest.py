@@ -192,3 +192,30 @@ def live_server() -> Iterator[Callable[[Any], LiveServer]]:
     yield start
     for live in started:
         live.stop()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Any]:
+    """One Guichet for the browser tests: the four services as real processes on their
+    own vhost and databases, a real S3 server and SMTP sink (started once per run)."""
+    from guichet_common.testing.env import S3Server, TestEnv, clean_stale
+
+    clean_stale()
+    s3 = S3Server()
+    env = TestEnv("b", s3)
+    try:
+        env.start_all()
+        yield env
+    finally:
+        env.close()
+        s3.stop()
+
+
+@pytest.fixture(scope="session")
+def app(stack: Any) -> Iterator[Any]:
+    """The gateway's Flask app on that stack (serve it with `live_server(app)`)."""
+    application = stack.gateway_app()
+    yield application
+    if "guichet_live" in application.extensions:
+        application.extensions["guichet_live"].stop()
+    application.extensions["rpc"].close()

@@ -4,34 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 PASSWORD = "Versailles2026!"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from guichet_common.testing.env import S3Server, TestEnv, clean_stale
-
-    clean_stale()
-    s3 = S3Server()
-    env = TestEnv("ba", s3)
-    try:
-        env.start_all()
-        yield env
-    finally:
-        env.close()
-        s3.stop()
-
-
-@pytest.fixture(scope="module")
-def app(stack: Any) -> Iterator[Any]:
-    application = stack.gateway_app()
-    yield application
-    application.extensions["rpc"].close()
 
 
 def local(server: Any, link: str) -> str:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 
 def pdf(text: str = "Bonjour") -> bytes:
@@ -34,28 +31,6 @@ def pdf(text: str = "Bonjour") -> bytes:
         out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from guichet_common.testing.env import S3Server, TestEnv, clean_stale
-
-    clean_stale()
-    s3 = S3Server()
-    env = TestEnv("bd", s3)
-    try:
-        env.start_all()
-        yield env
-    finally:
-        env.close()
-        s3.stop()
-
-
-@pytest.fixture(scope="module")
-def app(stack: Any) -> Iterator[Any]:
-    application = stack.gateway_app()
-    yield application
-    application.extensions["rpc"].close()
 
 
 def sign_up(app: Any, stack: Any, tag: str) -> dict[str, str]:

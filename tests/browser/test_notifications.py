@@ -5,36 +5,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 DEMANDE = "d" * 32
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from guichet_common.testing.env import S3Server, TestEnv, clean_stale
-
-    clean_stale()
-    s3 = S3Server()
-    env = TestEnv("bn", s3)
-    try:
-        env.start_service("identity")
-        env.start_service("notify")
-        yield env
-    finally:
-        env.close()
-        s3.stop()
-
-
-@pytest.fixture(scope="module")
-def app(stack: Any) -> Iterator[Any]:
-    application = stack.gateway_app()
-    yield application
-    application.extensions["guichet_live"].stop()
-    application.extensions["rpc"].close()
 
 
 def sign_in(app: Any, stack: Any) -> tuple[dict[str, str], str]:

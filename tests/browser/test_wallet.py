@@ -4,39 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("wallet_samples", ROOT / "services/wallet/tests/samples.py")
 assert _spec and _spec.loader
 samples = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(samples)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Any]:
-    from guichet_common.testing.env import S3Server, TestEnv, clean_stale
-
-    clean_stale()
-    s3 = S3Server()
-    env = TestEnv("bw", s3)
-    try:
-        env.start_all()
-        yield env
-    finally:
-        env.close()
-        s3.stop()
-
-
-@pytest.fixture(scope="module")
-def app(stack: Any) -> Iterator[Any]:
-    application = stack.gateway_app()
-    yield application
-    application.extensions["rpc"].close()
 
 
 def sign_in(app: Any, stack: Any, tag: str) -> dict[str, str]:
