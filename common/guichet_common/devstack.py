@@ -117,11 +117,12 @@ def _mgmt(amqp_uri: str) -> tuple[str, tuple[str, str], str]:
     return f"http://{u.hostname or '127.0.0.1'}:15672", (u.username or "guest", u.password or "guest"), vhost
 
 
-def ensure_vhost(amqp_uri: str) -> None:
+def ensure_vhost(amqp_uri: str, description: str = "") -> None:
     """Create the URI's vhost and give its user every right on it (idempotent)."""
     api, auth, vhost = _mgmt(amqp_uri)
     try:
-        r = requests.put(f"{api}/api/vhosts/{quote(vhost, safe='')}", auth=auth, timeout=10)
+        body = {"description": description} if description else None
+        r = requests.put(f"{api}/api/vhosts/{quote(vhost, safe='')}", auth=auth, json=body, timeout=10)
         if r.status_code in (201, 204):
             requests.put(f"{api}/api/permissions/{quote(vhost, safe='')}/{quote(auth[0], safe='')}",
                          auth=auth, json={"configure": ".*", "write": ".*", "read": ".*"},
@@ -155,3 +156,49 @@ def list_vhosts(amqp_uri: str) -> list[str]:
     except requests.RequestException:
         out = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True)
         return [line.strip() for line in out.stdout.splitlines() if line.strip() and line.strip() != "name"]
+
+
+STACK_VHOST_PREFIX = "guichet_"
+STACK_MARK = "guichet-stack"
+
+
+def stack_description(var: Path) -> str:
+    """What a local stack writes on its vhost: whose it is and when it started."""
+    return json.dumps({"mark": STACK_MARK, "var": str(var), "started": int(time.time())})
+
+
+def prune_stack_vhosts(amqp_uri: str, keep: str, idle_s: float = 600.0) -> list[str]:
+    """Delete the vhosts of other local stacks that are idle: no connection, no message,
+    started more than `idle_s` ago. Each stack has its own vhost (≈ 20 durable queues) and
+    the broker stops answering past ≈ 900 queues when it runs with root's file limit, so
+    one-off stacks (fresh var dirs) must not pile up. Nothing is lost: an idle vhost holds
+    no message, and a stack declares its vhost and queues again when it starts."""
+    api, auth, _ = _mgmt(amqp_uri)
+    removed: list[str] = []
+    try:
+        r = requests.get(f"{api}/api/vhosts", auth=auth, timeout=10)
+        r.raise_for_status()
+        vhosts = r.json()
+    except requests.RequestException:
+        return removed
+    for v in vhosts:
+        name = v.get("name", "")
+        if not name.startswith(STACK_VHOST_PREFIX) or name.startswith("guichet_test_") or name == keep:
+            continue
+        try:
+            meta = json.loads(v.get("description") or "{}")
+        except ValueError:
+            continue
+        if not isinstance(meta, dict) or meta.get("mark") != STACK_MARK:
+            continue  # not created by a local stack that marks its vhost: leave it alone
+        if time.time() - float(meta.get("started", 0)) < idle_s or v.get("messages", 0):
+            continue
+        try:
+            conns = requests.get(f"{api}/api/vhosts/{quote(name, safe='')}/connections", auth=auth, timeout=10)
+            if conns.status_code != 200 or conns.json():
+                continue
+        except requests.RequestException:
+            continue
+        delete_vhost(amqp_uri.rsplit("/", 1)[0] + "/" + name)
+        removed.append(name)
+    return removed

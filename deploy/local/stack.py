@@ -59,7 +59,11 @@ def main() -> None:
     s3_secret = secret_file(var, "s3_secret_key", devstack.new_secret)
     master = secret_file(var, "master_key", lambda: "k1:" + base64.b64encode(secrets.token_bytes(32)).decode())
     amqp = config.amqp_uri(env)
-    devstack.ensure_vhost(amqp)
+    devstack.ensure_vhost(amqp, devstack.stack_description(var))
+    if not env.get("GUICHET_AMQP_URI"):  # our own local broker: drop idle vhosts of one-off stacks
+        pruned = devstack.prune_stack_vhosts(amqp, keep=config.stack_vhost(var))
+        if pruned:
+            print(f"Removed {len(pruned)} idle RabbitMQ vhost(s) of other local stacks", flush=True)
     port = config.port(env)
     weed = state["weed_ports"]
 
