@@ -117,7 +117,10 @@ def page(browser: Any) -> Iterator[Any]:
     page.guichet_problems = problems
     page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}"))
+    # A navigation aborts whatever the page was still loading (an image, the live stream):
+    # that is the browser's normal behaviour, not a problem of the page.
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} {req.failure}")
+            if "ERR_ABORTED" not in str(req.failure) else None)
     page.on("response", lambda resp: problems.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None)
     try:
         yield page
