@@ -33,6 +33,7 @@ from guichet_common.errors import parse_remote
 from nameko.exceptions import RemoteError
 
 from ..auth import REFRESH_COOKIE
+from . import formatting
 from .session import clear_session, login_required, page_caller, rpc, safe_next, set_session, staff_required
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,13 @@ ROLES = (("representative", "Représentant (peut faire des démarches pour l’a
 ROLE_LABELS = {"representative": "Représentant", "viewer": "Lecteur"}
 PREFS = (("email_demandes", "Le suivi de mes demandes"), ("email_justificatifs", "Mes justificatifs"),
          ("email_compte", "Les informations sur mon compte"))
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
 PASSWORD_HINT = ("Au moins 8 caractères, dont une majuscule, une minuscule et un chiffre. "
                  "Seuls les symboles ! + @ # $ % ^ & * ( ) sont acceptés.")
 
 
 def date_fr(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        d = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+    """A date without time; an unreadable value is shown as it is."""
+    return formatting.date_fr(value, with_time=False) or (value or "")
 
 
 def call(method: str, *args: Any) -> tuple[Any, dict[str, Any] | None]:

@@ -7,35 +7,21 @@ import base64
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request
 from guichet_common.errors import parse_remote
 from nameko.exceptions import RemoteError
 
+from .formatting import date_fr
 from .session import login_required, page_caller, rpc
 
 bp = Blueprint("demarches_pages", __name__)
-PARIS = ZoneInfo("Europe/Paris")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
 STATUS_TAGS = {"brouillon": "govuk-tag--grey", "en_attente": "govuk-tag--blue", "en_traitement": "govuk-tag--yellow",
                "info_demandee": "govuk-tag--orange", "clos": "govuk-tag--green", "refuse": "govuk-tag--red",
                "annule": "govuk-tag--grey"}
 SAVED = "Vos réponses ont été enregistrées."
 
 
-def date_fr(value: str | None, with_time: bool = True) -> str:
-    if not value:
-        return ""
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return ""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(PARIS)
-    text = f"{dt.day} {MONTHS[dt.month - 1]} {dt.year}"
-    return text + (f" à {dt.hour} h {dt.minute:02d}" if with_time else "")
 
 
 def answer_text(field: dict[str, Any], value: Any) -> str:

@@ -2,32 +2,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request
 from nameko.exceptions import RemoteError
 
+from .formatting import date_fr
 from .session import login_required, page_caller, rpc, safe_next
 
 log = logging.getLogger(__name__)
 bp = Blueprint("notifications", __name__)
-PARIS = ZoneInfo("Europe/Paris")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
 PAGE_SIZE = 20
 
 
-def date_fr(value: str | None) -> str:
-    """'2026-11-25T17:20:00+00:00' -> '25 novembre 2026 à 18 h 20' (heure de Paris)."""
-    if not value:
-        return ""
-    try:
-        dt = datetime.fromisoformat(value).astimezone(PARIS)
-    except ValueError:
-        return ""
-    return f"{dt.day} {MONTHS[dt.month - 1]} {dt.year} à {dt.hour} h {dt.minute:02d}"
 
 
 def _page_arg() -> int:

@@ -3,9 +3,7 @@
 form shows a progress bar and checks size and extension before sending."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -14,12 +12,10 @@ from nameko.exceptions import RemoteError
 from wtforms.validators import ValidationError
 
 from ..api.wallet import document_content, file_response, receive_upload, wallet_limits
+from .formatting import date_fr
 from .session import login_required, rpc, staff_required
 
 bp = Blueprint("wallet_pages", __name__)
-PARIS = ZoneInfo("Europe/Paris")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
 ACCEPTED = (".doc", ".pdf", ".rtf", ".odt", ".gif", ".jpg", ".jpeg", ".png", ".tif")
 TYPE_LABELS = {
     "application/pdf": "PDF", "image/png": "Image PNG", "image/gif": "Image GIF", "image/jpeg": "Image JPEG",
@@ -35,17 +31,6 @@ STATUS_TAGS = {"pending": "govuk-tag--yellow", "validated": "govuk-tag--green", 
 ROLE_LABELS = {"owner": "Vous", "agent": "Agent de la ville", "admin": "Administrateur de la ville"}
 
 
-def date_fr(value: str | None, with_time: bool = True) -> str:
-    if not value:
-        return ""
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return ""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(PARIS)
-    text = f"{dt.day} {MONTHS[dt.month - 1]} {dt.year}"
-    return text + (f" à {dt.hour} h {dt.minute:02d}" if with_time else "")
 
 
 def size_fr(n: int) -> str:
