@@ -6,10 +6,14 @@ import json
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Any
 
+import kombu
 import kombu.serialization
 import pytest
 from guichet_common import config, wire
+from guichet_common.rpc import ClusterRpcProxy, RpcProxy
+from guichet_common.rpc import rpc as rpc_entrypoint
 from nameko import serialization
 from nameko.exceptions import deserialize, serialize
 
@@ -45,3 +49,41 @@ def test_rpc_in_msgpack_events_in_json() -> None:
     assert kombu.serialization.loads(body, content_type, encoding, accept={wire.CONTENT_TYPE}) == {"b": b"\x01"}
     assert config.EVENT_SERIALIZER == "json"
     json.dumps(config.RPC_SERIALIZATION)  # plain config data
+
+
+class _Echo:
+    name = "wire_echo"
+
+    @rpc_entrypoint
+    def echo(self, value: object) -> object:
+        return value
+
+
+class _Caller:
+    name = "wire_caller"
+    echo_service = RpcProxy("wire_echo")
+
+    @rpc_entrypoint
+    def relay(self, value: object) -> object:
+        return self.echo_service.echo(value)
+
+
+def test_rpc_requests_and_replies_are_transient_on_the_broker(container_factory: Any, test_env: Any) -> None:
+    """Every RPC message (standalone call, service-to-service call, both replies) crosses the
+    broker as a transient message: a spy queue bound to the RPC exchange sees them all."""
+    cfg = test_env.service_config("wallet")
+    for cls in (_Echo, _Caller):
+        container_factory(cls, cfg).start()
+    with kombu.Connection(test_env.amqp_uri) as conn:
+        spy = kombu.Queue(f"spy-{uuid.uuid4().hex}", kombu.Exchange("nameko-rpc", type="topic", durable=True),
+                          routing_key="#", auto_delete=True, durable=False)
+        spy(conn.default_channel).declare()
+        with ClusterRpcProxy(cfg, timeout=10) as proxy:
+            assert proxy.wire_caller.relay(b"\x00payload") == b"\x00payload"
+        seen = []
+        while (msg := spy(conn.default_channel).get(no_ack=True)) is not None:
+            seen.append((msg.delivery_info["routing_key"], msg.properties.get("delivery_mode")))
+    keys = [key for key, _ in seen]
+    assert "wire_caller.relay" in keys and "wire_echo.echo" in keys
+    assert len(seen) == 4, seen  # two requests, two replies
+    assert {mode for _, mode in seen} == {1}, seen

@@ -114,7 +114,8 @@ class Verifier:
 
 try:
     from nameko.extensions import DependencyProvider
-    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from guichet_common.rpc import ClusterRpcProxy
 
     class Authenticator(DependencyProvider):
         """DependencyProvider for services other than identity: `self.auth.verify(token)`."""

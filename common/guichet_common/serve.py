@@ -39,7 +39,7 @@ def prepare(service: str, config: dict) -> None:
 
 
 def check(config: dict, service: str) -> int:
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from guichet_common.rpc import ClusterRpcProxy
 
     try:
         with ClusterRpcProxy(config, timeout=5) as rpc:

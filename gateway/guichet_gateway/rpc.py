@@ -22,8 +22,8 @@ from typing import Any
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 
 from guichet_common.config import RPC_SERIALIZATION  # noqa: E402
+from guichet_common.rpc import ClusterRpcProxy  # noqa: E402
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -252,7 +252,7 @@ def test_live_consumer_reconnects_after_losing_the_broker(make_citizen, publish,
 
 
 def test_export_includes_the_inbox_and_account_deletion_purges_it(make_citizen, publish, stack):
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from guichet_common.rpc import ClusterRpcProxy
 
     c = fresh(make_citizen, "purge")
     cid = me_id(c)

@@ -9,10 +9,10 @@ from guichet_common import events
 from guichet_common.auth import Authenticator, Caller, Verifier
 from guichet_common.db import UnitOfWork
 from guichet_common.errors import ALL, Unavailable, parse_remote
+from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from . import backoffice, catalogue, demandes

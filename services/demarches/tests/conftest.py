@@ -9,10 +9,10 @@ import jwt
 import pytest
 from guichet_common import events
 from guichet_common.errors import NotFound
+from guichet_common.rpc import rpc
 from guichet_common.testing.tokens import Person, TestAuth  # noqa: F401 (Person is used by the tests)
 from guichet_demarches.service import DemarchesService
 from nameko.events import event_handler
-from nameko.rpc import rpc
 
 
 class DemarchesUnderTest(DemarchesService):

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from guichet_common import events
+from guichet_common.rpc import ClusterRpcProxy
 from nameko.exceptions import RemoteError
 from nameko.standalone.events import event_dispatcher
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from .conftest import STATE, Person

@@ -5,8 +5,8 @@ import logging
 from typing import Any
 
 from guichet_common.db import UnitOfWork
+from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from . import accounts, associations, keys

@@ -19,15 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from guichet_common import events
 from guichet_common.db import make_engine
 from guichet_common.errors import parse_remote
+from guichet_common.rpc import ClusterRpcProxy, rpc
 from guichet_common.testing.env import TestEnv
 from guichet_identity import domain
 from guichet_identity.models import Account, Membership, OneTimeToken, SigningKey
 from guichet_identity.service import IdentityService
 from nameko.events import event_handler
 from nameko.exceptions import RemoteError
-from nameko.rpc import rpc
 from nameko.runners import ServiceRunner
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import update
 from sqlalchemy.orm import Session

@@ -8,9 +8,9 @@ import eventlet
 from guichet_common import events
 from guichet_common.auth import Authenticator, Verifier
 from guichet_common.db import UnitOfWork
+from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from . import inbox

@@ -10,9 +10,9 @@ from email.message import Message
 from typing import Any
 
 from guichet_common import events
+from guichet_common.rpc import ClusterRpcProxy
 from guichet_common.testing.env import MailSink
 from nameko.standalone.events import event_dispatcher
-from nameko.standalone.rpc import ClusterRpcProxy
 
 PASSWORD = "Versailles2026!"
 

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 from guichet_common import events
+from guichet_common.rpc import ClusterRpcProxy
 from guichet_common.testing.env import TestEnv
 from guichet_notify.service import NotifyService
-from nameko.standalone.rpc import ClusterRpcProxy
 from notify_helpers import dispatcher, wait_for
 
 BURST = 200

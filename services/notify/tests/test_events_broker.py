@@ -6,12 +6,12 @@ import re
 
 import pytest
 from guichet_common import events
+from guichet_common.rpc import ClusterRpcProxy
 from guichet_identity.models import Account
 from guichet_identity.service import IdentityService
 from guichet_notify.service import NotifyService
 from guichet_notify.templates import CATALOGUE
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcProxy
 from notify_helpers import citizen, dispatcher, html_part, sample_payloads, subject, wait_for
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session

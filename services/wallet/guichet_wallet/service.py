@@ -7,9 +7,9 @@ from typing import Any
 from guichet_common import events
 from guichet_common.auth import Authenticator, Caller, Verifier
 from guichet_common.db import UnitOfWork
+from guichet_common.rpc import rpc
 from nameko.dependency_providers import Config
 from nameko.events import SERVICE_POOL, event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from . import documents as docs

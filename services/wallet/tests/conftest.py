@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guichet_common.rpc import ClusterRpcProxy
 from guichet_common.testing.tokens import Person, TestAuth  # noqa: F401 (Person is used by the tests)
 from guichet_wallet.service import WalletService
-from nameko.standalone.rpc import ClusterRpcProxy
 
 
 def load_samples() -> Any:
