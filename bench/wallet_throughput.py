@@ -35,6 +35,7 @@ for p in ("common", "services/wallet"):
     sys.path.insert(0, str(ROOT / p))
 warnings.filterwarnings("ignore")
 
+from guichet_common.config import PROCESS_ENV  # noqa: E402
 from guichet_common.testing.env import S3Server, TestEnv  # noqa: E402
 from guichet_wallet.crypto import decrypt_stream, encrypt_stream, generate_key  # noqa: E402
 from minio import Minio  # noqa: E402
@@ -129,6 +130,9 @@ def sign_in(env: TestEnv, rpc) -> str:  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
+    if any(os.environ.get(k) != v for k, v in PROCESS_ENV.items()):
+        # this process stands for the gateway: run it with the environment deployments give it
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PROCESS_ENV})
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=20)
@@ -148,7 +152,7 @@ def main() -> int:
                                                "GUICHET_WALLET_QUOTA_BYTES": str(10 * 1024 * MiB)})
         pid = env.procs["wallet"][0].pid
         from guichet_common.config import RPC_SERIALIZATION
-        from nameko.standalone.rpc import ClusterRpcProxy
+        from guichet_common.rpc import ClusterRpcProxy
 
         # what the gateway's RpcPool uses: MessagePack, file bytes as bytes
         binary = {"AMQP_URI": env.amqp_uri, **RPC_SERIALIZATION}

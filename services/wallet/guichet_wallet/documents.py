@@ -297,13 +297,19 @@ def _own_document(ctx: Ctx, caller: Caller, document_id: Any, status: str = "act
 
 
 def _store_whole(ctx: Ctx, row: StoredObject, data: bytes) -> None:
-    """Row (pending) first, then the object, then the row active (see objectstore.py)."""
+    """Row (pending) first, then the object, then the row active (see objectstore.py).
+    The object is cut in parts of PART_SIZE, as a chunked upload would be, so that they
+    go to the store side by side."""
     dek, row.wrapped_dek = _new_dek(ctx, row.owner_id, row.id)
-    row.parts, row.part_sizes, row.status = 1, str(len(data)), "pending"
+    view = memoryview(data)
+    starts = range(0, max(len(data), 1), domain.PART_SIZE)
+    row.parts, row.status = len(starts), "pending"
+    row.part_sizes = ",".join(str(len(view[s:s + domain.PART_SIZE])) for s in starts)
     ctx.uow.session.add(row)
     ctx.uow.commit()
     try:
-        _put_part(ctx, row, dek, 0, data)
+        ctx.store.each(lambda i: _put_part(ctx, row, dek, i, view[starts[i]:starts[i] + domain.PART_SIZE]),
+                       range(len(starts)))
     except Exception:
         ctx.uow.session.delete(row)
         ctx.uow.commit()
@@ -471,7 +477,7 @@ def read_document(ctx: Ctx, caller: Caller, document_id: Any, raw: Any = False) 
     if doc.size > MAX_WHOLE_READ:
         raise WrongState("Document trop volumineux pour une lecture en une fois : lisez-le par parties.")
     dek = _dek(ctx, doc)
-    data = b"".join(_read_part(ctx, doc, dek, i) for i in range(doc.parts))
+    data = b"".join(ctx.store.each(lambda i: _read_part(ctx, doc, dek, i), range(doc.parts)))
     log_access(ctx, caller, doc.owner_id, doc.id)
     return {"filename": doc.filename, "download_name": download_name(doc.filename, doc.content_type),
             "content_type": doc.content_type, "size": doc.size, **_content(data, raw)}
@@ -534,8 +540,7 @@ def copy_to_scope(ctx: Ctx, doc: StoredObject, scope: str, document_id: str | No
     ctx.uow.session.add(copy)
     ctx.uow.commit()
     try:
-        for index in range(doc.parts):
-            _put_part(ctx, copy, dek, index, _read_part(ctx, doc, src_dek, index))
+        ctx.store.each(lambda i: _put_part(ctx, copy, dek, i, _read_part(ctx, doc, src_dek, i)), range(doc.parts))
     except Exception:
         try:
             ctx.store.delete_prefix(object_prefix(copy.owner_id, copy.id))
@@ -582,7 +587,7 @@ def read_shared_row(ctx: Ctx, caller: Caller, row: SharedCopy, raw: Any = False)
     if row.size > MAX_WHOLE_READ:
         raise WrongState("Document trop volumineux pour une lecture en une fois.")
     dek = _dek(ctx, row)
-    data = b"".join(_read_part(ctx, row, dek, i) for i in range(row.parts))
+    data = b"".join(ctx.store.each(lambda i: _read_part(ctx, row, dek, i), range(row.parts)))
     log_access(ctx, caller, row.owner_id, row.document_id, shared=row)
     return {"filename": row.filename, "download_name": download_name(row.filename, row.content_type),
             "content_type": row.content_type, "size": row.size, **_content(data, raw)}

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from guichet_common import events
+from guichet_common.rpc import ClusterRpcProxy
 from guichet_wallet.crypto import MasterKeyring
 from guichet_wallet.objectstore import ObjectStore
 from nameko.events import event_handler
 from nameko.exceptions import RemoteError
 from nameko.standalone.events import event_dispatcher
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from sqlalchemy import create_engine, text
 
@@ -302,6 +302,25 @@ def test_justificatif_review_reuse_and_reminder(wallet, container_factory):
     exported = rpc.export_personal_data(anne.id)
     assert {x["id"] for x in exported["justificatifs"]} == {j["id"], other["id"]}
     assert [d["id"] for d in exported["documents"]] == [doc["id"]]
+
+
+def test_a_whole_upload_is_stored_in_parts_written_side_by_side(start_wallet):
+    container, config = start_wallet(MAX_UPLOAD_BYTES=3 * 1024 * 1024)
+    anne = Person()
+    data, marker = marker_pdf(2_500_000)
+    with ClusterRpcProxy(config, timeout=30) as rpc:
+        w = rpc.wallet
+        doc = w.upload_document(anne.token, "gros.pdf", data)  # one message
+        assert doc["parts"] == 3 and doc["size"] == len(data)
+        store = ObjectStore.from_config(config["S3"])
+        names = store.list(f"{anne.id}/{doc['id']}/")
+        assert len(names) == 3 and all(marker not in store.read(n) for n in names)
+        assert w.read_document(anne.token, doc["id"], raw=True)["content"] == data
+        assert b"".join(w.read_document_part(anne.token, doc["id"], i, raw=True)["content"] for i in range(3)) == data
+        shared = w.share_document(anne.token, doc["id"], "demande:d9")  # copied part by part, side by side
+        agent = Person(("citizen", "agent"), "Agent Dupont")
+        assert w.read_shared(agent.token, shared["shared_id"], raw=True)["content"] == data
+        assert len(store.list(f"{anne.id}/{shared['shared_id']}/")) == 3
 
 
 def test_chunked_upload_and_download_part_by_part(start_wallet):
