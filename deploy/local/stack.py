@@ -82,6 +82,7 @@ def main() -> None:
         "PYTHONPATH": PYTHONPATH,
         "PYTHONUNBUFFERED": "1",
         "PYTHONWARNINGS": "ignore",
+        **config.PROCESS_ENV,
     }
     for key, value in env.items():  # operator's own settings win
         if key.startswith("GUICHET_") and key not in ("GUICHET_S3_ENDPOINT",):

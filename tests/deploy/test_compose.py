@@ -475,6 +475,14 @@ def test_dockerfile_bases() -> None:
         assert _resolve_args(stages[root][0][1], DOCKERFILE) == "python:3.11-slim-bookworm"
 
 
+def test_images_run_with_the_process_environment_of_make_run() -> None:
+    from guichet_common import config
+
+    text = DOCKERFILE.read_text()
+    for key, value in config.PROCESS_ENV.items():
+        assert re.search(rf"^\s*(ENV\s+)?{key}={value}\b", text, re.M), key
+
+
 def test_images_install_exactly_the_lock() -> None:
     stages = _stages(DOCKERFILE)
     for name in ("service", "gateway"):

@@ -224,7 +224,8 @@ class TestEnv:
 
     # --- services as real processes ------------------------------------------------
     def start_service(self, service: str, replicas: int = 1, extra_env: dict[str, str] | None = None) -> None:
-        env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONWARNINGS="ignore", **self.env(), **(extra_env or {}))
+        env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONWARNINGS="ignore", **config.PROCESS_ENV, **self.env(),
+                   **(extra_env or {}))
         logdir = self.tmp / "logs"
         logdir.mkdir(exist_ok=True)
         procs = self.procs.setdefault(service, [])
@@ -238,7 +239,7 @@ class TestEnv:
                 self.wait_healthy(service)
 
     def wait_healthy(self, service: str, timeout: float = 60.0) -> None:
-        env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONWARNINGS="ignore", **self.env())
+        env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONWARNINGS="ignore", **config.PROCESS_ENV, **self.env())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = subprocess.run([sys.executable, "-m", "guichet_common.serve", service, "--check"], env=env,
