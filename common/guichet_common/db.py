@@ -7,20 +7,21 @@ acknowledged. So service code calls `uow.commit()`; `worker_result` only rolls b
 closes whatever is left.
 
 Why an outbox: an event must not be lost if the process dies between the commit and
-the publish. Events are written in the same transaction as the change, published right
-after the commit, and a timer re-publishes any row left unsent (at-least-once; handlers
+the publish. Events are written in the same transaction as the change, published once
+the worker has answered (UnitOfWork.defer_publish), and a timer re-publishes any row left unsent (at-least-once; handlers
 are idempotent on `event_id`).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, overload
 
-from sqlalchemy import JSON, DateTime, String, create_engine, event, select, text
+from sqlalchemy import JSON, DateTime, String, create_engine, delete, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -105,32 +106,88 @@ def make_engine(url: str, **kw: Any) -> Engine:
     return create_engine(url, **kw)
 
 
+# The outbox timer (each service: @timer(interval=OUTBOX_FLUSH_S) -> uow.flush_outbox())
+# deletes the rows published since its last run, in one statement, and publishes rows
+# older than OUTBOX_RETRY_AFTER that nobody published (process died, broker refused).
+OUTBOX_FLUSH_S = 5
+OUTBOX_RETRY_AFTER = timedelta(seconds=30)
+
+
+class Published:
+    """Ids of this process's outbox rows already published and not yet deleted.
+
+    Why: deleting each worker's rows right after publishing cost every change a second
+    commit; the timer deletes them in batches instead. If the process dies first, the rows
+    are published again after OUTBOX_RETRY_AFTER (at-least-once, handlers are idempotent).
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            self._ids.update(ids)
+
+    def take(self, limit: int = 1000) -> list[str]:
+        with self._lock:
+            out = [self._ids.pop() for _ in range(min(limit, len(self._ids)))]
+        return out
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 class UnitOfWork:
-    """A session plus the events to publish once the change is committed."""
+    """A session plus the events to publish once the change is committed.
+
+    With ``defer_publish`` (the services' Store), committed events are published by
+    ``publish_committed()`` once the worker has answered: the outbox row already makes
+    the event durable, so the caller does not wait for the broker's confirm nor for the
+    outbox clean-up commit (a submission answers in one commit instead of two plus a
+    confirm)."""
 
     def __init__(self, session: Session, outbox_model: type | None,
-                 publish: Callable[[str, dict[str, Any]], None] | None) -> None:
+                 publish: Callable[[str, dict[str, Any]], None] | None, defer_publish: bool = False,
+                 published: Published | None = None) -> None:
         self.session = session
         self._outbox_model = outbox_model
         self._publish = publish
-        self._pending: list[Any] = []
+        self._defer = defer_publish
+        self._published = published  # None: delete each row as soon as it is published
+        self._pending: list[tuple[str, str, dict[str, Any]]] = []  # not committed yet
+        self._committed: list[tuple[str, str, dict[str, Any]]] = []  # committed, not published yet
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
         if self._outbox_model is None:
             raise RuntimeError("this service has no outbox table")
-        row = self._outbox_model(id=payload["event_id"], event_type=event_type, payload=payload)
-        self.session.add(row)
-        self._pending.append(row)
+        self.session.add(self._outbox_model(id=payload["event_id"], event_type=event_type, payload=payload))
+        self._pending.append((payload["event_id"], event_type, payload))
 
     def commit(self) -> None:
         self.session.commit()
-        rows, self._pending = self._pending, []
-        sent = [row.id for row in rows if self._try_publish(row.event_type, row.payload)]
-        if sent:
-            assert self._outbox_model is not None
-            self.session.query(self._outbox_model).filter(self._outbox_model.id.in_(sent)).delete(  # type: ignore[attr-defined]
-                synchronize_session=False)
-            self.session.commit()
+        self._committed += self._pending
+        self._pending = []
+        if not self._defer:
+            self.publish_committed()
+
+    def publish_committed(self) -> None:
+        """Publish the committed events, then drop their outbox rows (what fails to go out
+        stays there for the timer: flush_outbox)."""
+        rows, self._committed = self._committed, []
+        sent = [event_id for event_id, event_type, payload in rows if self._try_publish(event_type, payload)]
+        if sent and self._published is not None:
+            self._published.add(sent)  # deleted by the next flush_outbox
+        elif sent:
+            self._delete(sent)
+
+    def _delete(self, ids: list[str]) -> None:
+        model: Any = self._outbox_model
+        self.session.execute(delete(model).where(model.id.in_(ids)))
+        self.session.commit()
 
     def rollback(self) -> None:
         self._pending = []
@@ -155,17 +212,28 @@ class UnitOfWork:
             log.warning("publish of %s failed; left in outbox", event_type, exc_info=True)
             return False
 
-    def flush_outbox(self, older_than: timedelta = timedelta(seconds=5), limit: int = 200) -> int:
-        """Publish outbox rows left behind by a crash or a broker hiccup."""
+    def flush_outbox(self, older_than: timedelta = OUTBOX_RETRY_AFTER, limit: int = 200) -> int:
+        """Delete the rows this process published since the last run, then publish outbox
+        rows left behind by a crash or a broker hiccup. Returns how many it published."""
         if self._outbox_model is None:
             return 0
         model: Any = self._outbox_model
+        if self._published is not None:
+            while ids := self._published.take():
+                try:
+                    self._delete(ids)
+                except Exception:
+                    self.session.rollback()
+                    self._published.add(ids)  # next time
+                    raise
         cutoff = utcnow() - older_than
         rows: list[Any] = self.session.execute(  # type: ignore[assignment]
             select(model).where(model.created_at < cutoff).order_by(model.created_at).limit(limit)
         ).scalars().all()
         done = 0
         for row in rows:
+            if self._published is not None and row.id in self._published:
+                continue  # published meanwhile by a worker of this process
             if self._try_publish(row.event_type, row.payload):
                 self.session.delete(row)
                 done += 1
@@ -190,6 +258,7 @@ try:  # Nameko is absent from plain domain tests; the provider needs it.
             options.setdefault("serializer", EVENT_SERIALIZER)
             super().__init__(**options)
             self.outbox_model = outbox_model
+            self.published = Published()
             self.engine: Engine | None = None
             self.uows: weakref.WeakKeyDictionary[Any, UnitOfWork] = weakref.WeakKeyDictionary()
 
@@ -199,20 +268,36 @@ try:  # Nameko is absent from plain domain tests; the provider needs it.
 
         def stop(self) -> None:
             if self.engine is not None:
+                if self.outbox_model is not None and len(self.published):
+                    # what was published since the last timer run: not again after a restart
+                    uow = UnitOfWork(Session(self.engine), self.outbox_model, None, published=self.published)
+                    try:
+                        uow.flush_outbox(older_than=timedelta(days=365))
+                    except Exception:  # they will be published once more: harmless
+                        log.warning("could not drop published outbox rows at stop", exc_info=True)
+                    finally:
+                        uow.session.close()
                 self.engine.dispose()
             super().stop()
 
         def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
             dispatch = super().get_dependency(worker_ctx)
-            uow = UnitOfWork(Session(self.engine, expire_on_commit=False), self.outbox_model, dispatch)
+            uow = UnitOfWork(Session(self.engine, expire_on_commit=False), self.outbox_model, dispatch,
+                             defer_publish=True, published=self.published)
             self.uows[worker_ctx] = uow
             return uow
 
         def worker_teardown(self, worker_ctx: Any) -> None:
+            # Runs after the RPC reply or the event's ack (nameko: handle_result first).
             uow = self.uows.pop(worker_ctx, None)
             if uow is not None:
-                uow.session.rollback()
-                uow.session.close()
+                try:
+                    uow.session.rollback()  # whatever the worker left uncommitted
+                    uow.publish_committed()
+                except Exception:  # the rows stay in the outbox; the timer publishes them
+                    log.warning("publishing committed events failed; left in outbox", exc_info=True)
+                finally:
+                    uow.session.close()
 except ImportError:  # pragma: no cover
     pass
 

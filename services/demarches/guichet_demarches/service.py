@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from guichet_common import events
 from guichet_common.auth import Authenticator, Caller, Verifier
-from guichet_common.db import UnitOfWork
+from guichet_common.db import OUTBOX_FLUSH_S, UnitOfWork
 from guichet_common.errors import ALL, Unavailable, parse_remote
 from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
@@ -283,6 +283,6 @@ class DemarchesService:
             return
         demandes.forget_account(self.uow, payload["account_id"])
 
-    @timer(interval=10)
+    @timer(interval=OUTBOX_FLUSH_S)
     def flush_outbox(self) -> None:
         self.uow.flush_outbox()

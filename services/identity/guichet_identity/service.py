@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from guichet_common.db import UnitOfWork
+from guichet_common.db import OUTBOX_FLUSH_S, UnitOfWork
 from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
 from nameko.timer import timer
@@ -218,6 +218,6 @@ class IdentityService:
         keys.prune(self.uow.session, accounts.key_delay(self.config), int(self.config.get("ACCESS_TOKEN_TTL", 900)))
         self.uow.session.commit()
 
-    @timer(interval=10)
+    @timer(interval=OUTBOX_FLUSH_S)
     def flush_outbox(self) -> None:
         self.uow.flush_outbox()

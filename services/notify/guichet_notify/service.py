@@ -7,7 +7,7 @@ from typing import Any
 import eventlet
 from guichet_common import events
 from guichet_common.auth import Authenticator, Verifier
-from guichet_common.db import UnitOfWork
+from guichet_common.db import OUTBOX_FLUSH_S, UnitOfWork
 from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
@@ -177,6 +177,6 @@ class NotifyService:
             if not due or inbox.deliver(self.uow, self.mailer, due, policy) == 0:
                 return
 
-    @timer(interval=10)
+    @timer(interval=OUTBOX_FLUSH_S)
     def flush_outbox(self) -> None:
         self.uow.flush_outbox()

@@ -6,7 +6,7 @@ from typing import Any
 
 from guichet_common import events
 from guichet_common.auth import Authenticator, Caller, Verifier
-from guichet_common.db import UnitOfWork
+from guichet_common.db import OUTBOX_FLUSH_S, UnitOfWork
 from guichet_common.rpc import rpc
 from nameko.dependency_providers import Config
 from nameko.events import SERVICE_POOL, event_handler
@@ -185,6 +185,6 @@ class WalletService:
         docs.rewrap_owner_keys(ctx)
         docs.janitor(ctx)
 
-    @timer(interval=10)
+    @timer(interval=OUTBOX_FLUSH_S)
     def flush_outbox(self) -> None:
         self.uow.flush_outbox()
