@@ -18,6 +18,7 @@ from typing import Any
 from guichet_common import events
 from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from . import domain
 from .dependencies import LeaseExpired, Mailer
@@ -54,11 +55,12 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
         if info:
             email = email or info.get("email")
             prefs = info.get("notification_prefs") or {}
-    if not uow.first_time(ProcessedEvent, event_id, event_type):
-        uow.rollback()
-        return []
+    # Recorded with the rest and checked by the commit (unique key): a copy handled at the
+    # same time elsewhere makes this commit fail, which is then a no-op. No savepoint: the
+    # lookup above already turned away the usual redeliveries.
+    uow.session.add(ProcessedEvent(event_id=event_id, handler=event_type))
     if info is None:  # account gone (or never existed): nothing to notify
-        uow.commit()
+        _commit_once(uow)
         return []
     mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
     if msg.inbox_link is not None:
@@ -85,8 +87,17 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                                      next_attempt_at=now() + timedelta(seconds=lease_s), created_at=now(),
                                      last_error=""))
         mail_ids.append(mail_id)
-    uow.commit()
-    return mail_ids
+    return mail_ids if _commit_once(uow) else []
+
+
+def _commit_once(uow: UnitOfWork) -> bool:
+    """Commit; False (nothing written) if this event was recorded meanwhile by another worker."""
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        return False
+    return True
 
 
 # --- delivery -----------------------------------------------------------------
