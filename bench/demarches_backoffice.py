@@ -113,6 +113,53 @@ def bulk_insert(db_url: str, rows: int) -> tuple[str, str]:
     return sample_number, sample_name
 
 
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def cpu_by_process(env: Any, gw: subprocess.Popen) -> dict[str, float]:  # type: ignore[type-arg]
+    """CPU seconds used so far by each part of the pipeline (services, gateway, PostgreSQL,
+    RabbitMQ, the mail sink), to show where a submission's cost goes."""
+    out: dict[str, float] = {}
+    for svc, procs in env.procs.items():
+        out[svc] = sum(_cpu_s(p.pid) for p in procs)
+    children = Path(f"/proc/{gw.pid}/task/{gw.pid}/children")
+    out["gateway"] = sum(_cpu_s(int(p)) for p in (children.read_text().split() if children.exists() else []))
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            comm = (proc / "comm").read_text().strip()
+            cmd = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        group = ("postgresql" if comm.startswith("postgres") else "rabbitmq" if comm.startswith(("beam", "erl"))
+                 else "mailsink" if b"guichet_common.mailsink" in cmd else None)
+        if group:
+            out[group] = out.get(group, 0.0) + _cpu_s(int(proc.name))
+    return out
+
+
+def profile(out: str, env: Any, gw: subprocess.Popen) -> list[subprocess.Popen]:  # type: ignore[type-arg]
+    """py-spy on every service process and gunicorn worker (samples, not a figure)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        print("--profile: py-spy is not installed in this venv (pip install py-spy)")
+        return []
+    Path(out).mkdir(parents=True, exist_ok=True)
+    pids = {f"{svc}-{i}": p.pid for svc, procs in env.procs.items() for i, p in enumerate(procs)}
+    children = Path(f"/proc/{gw.pid}/task/{gw.pid}/children")
+    for i, pid in enumerate(children.read_text().split() if children.exists() else []):
+        pids[f"gateway-{i}"] = int(pid)
+    return [subprocess.Popen([str(spy), "record", "-p", str(pid), "-f", "raw", "-r", "200", "-o",
+                              str(Path(out) / f"{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()]
+
+
 # --- HTTP -------------------------------------------------------------------------------
 
 
@@ -187,6 +234,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--demarches-replicas", type=int, default=1,
                         help="démarches service processes (operators scale it like docker compose --scale)")
+    parser.add_argument("--profile", metavar="DIR", help="record each process with py-spy (if installed) while "
+                        "the 20 citizens submit: DIR/<process>.txt, collapsed stacks")
     args = parser.parse_args()
 
     from guichet_common import devstack
@@ -298,8 +347,19 @@ def main() -> int:
                for did in alone]
         print(fmt("POST /demandes/{id}/submit, 1 citizen at a time", lat))
 
+        spies = profile(args.profile, env, gw) if args.profile else []
+        cpu_before = cpu_by_process(env, gw)
         lat, wall = concurrent(port, tokens, submit)  # type: ignore[arg-type]
+        time.sleep(1.0)  # the notifications that follow the last submissions
+        cpu_after = cpu_by_process(env, gw)
+        for spy in spies:
+            spy.send_signal(2)  # py-spy writes its file on SIGINT
+            spy.wait(30)
         print(fmt(f"POST /demandes/{{id}}/submit, {args.citizens} citizens (goal p95 < 300 ms)", lat, wall))
+        spent = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+        per = ", ".join(f"{k} {1000 * v / len(lat):.1f}" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0)
+        print(f"CPU per submission (ms, whole pipeline incl. notifications): {1000 * sum(spent.values()) / len(lat):.1f}"
+              f" = {per}")
         db = "PostgreSQL" if env.use_pg else "SQLite"
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {db}; "
               f"démarches processes: {args.demarches_replicas}")
