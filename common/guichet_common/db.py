@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from typing import Any, overload
 
 from sqlalchemy import JSON, DateTime, String, create_engine, delete, event, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,38 @@ def make_engine(url: str, **kw: Any) -> Engine:
         _green_psycopg()
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 10)
-    kw.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kw)
+    engine = create_engine(url, **kw)
+    if not kw.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for longer than this is checked before use.
+IDLE_PING_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle (pool_pre_ping does it on
+    every checkout: one more round trip for every worker of every service, about a tenth of
+    a submission's database time). A connection in steady use is known alive; one that
+    idled (a database restart, a firewall) is tested and replaced if dead."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as exc:  # the pool drops it and checks out another
+            raise DisconnectionError() from exc
 
 
 # The outbox timer (each service: @timer(interval=OUTBOX_FLUSH_S) -> uow.flush_outbox())
