@@ -348,9 +348,14 @@ def main() -> int:
         print(fmt("POST /demandes/{id}/submit, 1 citizen at a time", lat))
 
         spies = profile(args.profile, env, gw) if args.profile else []
+        mails_before = len(list(env.mail.dir.glob("*.eml")))
         cpu_before = cpu_by_process(env, gw)
         lat, wall = concurrent(port, tokens, submit)  # type: ignore[arg-type]
-        time.sleep(1.0)  # the notifications that follow the last submissions
+        # the window ends once every submission's mail is out (notify may lag behind)
+        deadline = time.monotonic() + 60
+        while len(list(env.mail.dir.glob("*.eml"))) < mails_before + len(lat) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
         cpu_after = cpu_by_process(env, gw)
         for spy in spies:
             spy.send_signal(2)  # py-spy writes its file on SIGINT

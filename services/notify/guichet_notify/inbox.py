@@ -168,11 +168,12 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
     lease_until = min(aware(m.next_attempt_at) or now() for m in claimed)
     send_by = time.monotonic() + (lease_until - now()).total_seconds() - policy.lease_s * 0.3
     try:
-        smtp = mailer.connect()
+        smtp = mailer.checkout()
     except (OSError, smtplib.SMTPException) as exc:
         _release(uow, claimed, policy.base_s, f"connexion SMTP : {type(exc).__name__}")
         return 0
     sent = 0
+    clean = False  # the session is given back for reuse only if no error broke it
     try:
         for i, mail in enumerate(claimed):
             msg = mailer.build(mail.id, mail.to_addr, mail.subject, mail.text_body, mail.html_body)
@@ -211,11 +212,9 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
                 mail.last_error = f"refusé pour {', '.join(refused)}"[:500]
                 uow.session.commit()
             sent += 1
+        clean = True
     finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
+        mailer.checkin(smtp, clean)
     return sent
 
 
