@@ -34,13 +34,15 @@ aware = as_utc
 
 
 def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload: dict[str, Any],
-                 contact: Callable[[str], dict[str, Any] | None]) -> list[str]:
-    """Store the inbox entry and the mail for one event, once. Returns the ids of the mails
-    it stored, already leased to the caller (pass them to `deliver(..., leased=True)`)."""
+                 contact: Callable[[str], dict[str, Any] | None]) -> list[OutgoingMail]:
+    """Store the inbox entry and the mail for one event, once. Returns the mails it stored,
+    already leased to the caller (pass them to `deliver(..., leased=True)`).
+
+    A copy of an event already handled is recognised by the commit (the processed-event
+    key), not by a lookup first: copies are rare, the lookup was paid by every event."""
     lease_s = domain.RetryPolicy.from_config(cfg).lease_s
     event_id = str(payload.get("event_id") or "")
-    if not event_id or uow.session.get(ProcessedEvent, (event_id, event_type)) is not None:
-        uow.rollback()
+    if not event_id:
         return []
     msg = CATALOGUE[event_type](payload)
     account_id = payload.get("account_id")
@@ -55,9 +57,8 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
         if info:
             email = email or info.get("email")
             prefs = info.get("notification_prefs") or {}
-    # Recorded with the rest and checked by the commit (unique key): a copy handled at the
-    # same time elsewhere makes this commit fail, which is then a no-op. No savepoint: the
-    # lookup above already turned away the usual redeliveries.
+    # Recorded with the rest and checked by the commit (unique key): for a copy of an event
+    # already handled, here or elsewhere at the same time, the commit fails and is a no-op.
     uow.session.add(ProcessedEvent(event_id=event_id, handler=event_type))
     if info is None:  # account gone (or never existed): nothing to notify
         _commit_once(uow)
@@ -65,7 +66,7 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
     mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
     if msg.inbox_link is not None:
         inbox_link = domain.split_link(msg.inbox_link, cfg.get("BASE_URL", ""))[1]
-    mail_ids = []
+    mails: list[OutgoingMail] = []
     if msg.inbox and account_id:
         note = Notification(id=uuid.uuid4().hex, account_id=account_id, kind=event_type, title=msg.title[:200],
                             body=msg.body, link=inbox_link[:500], demande_id=payload.get("demande_id"),
@@ -79,15 +80,15 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
         subject, text, html = render_email(replace(msg, link=mail_link), cfg.get("CITY_NAME", "Guichet"),
                                            cfg.get("BRAND_PRIMARY"))
         mail_id = f"{event_id}:{event_type}"[:64]
-        uow.session.add(OutgoingMail(id=mail_id, account_id=account_id, to_addr=email, subject=subject[:300],
-                                     text_body=text, html_body=html, status="queued", attempts=0,
-                                     # born leased to this worker, which sends it right after the
-                                     # commit (one commit less per mail); the timer takes it over
-                                     # only if that fails or the process dies
-                                     next_attempt_at=now() + timedelta(seconds=lease_s), created_at=now(),
-                                     last_error=""))
-        mail_ids.append(mail_id)
-    return mail_ids if _commit_once(uow) else []
+        mails.append(OutgoingMail(id=mail_id, account_id=account_id, to_addr=email, subject=subject[:300],
+                                  text_body=text, html_body=html, status="queued", attempts=0,
+                                  # born leased to this worker, which sends it right after the
+                                  # commit (one commit less per mail); the timer takes it over
+                                  # only if that fails or the process dies
+                                  next_attempt_at=now() + timedelta(seconds=lease_s), created_at=now(),
+                                  last_error=""))
+        uow.session.add(mails[-1])
+    return mails if _commit_once(uow) else []
 
 
 def _commit_once(uow: UnitOfWork) -> bool:
@@ -149,7 +150,7 @@ def _refused(uow: UnitOfWork, mail: OutgoingMail, exc: Exception, policy: domain
 
 
 def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: domain.RetryPolicy,
-            leased: bool = False) -> int:
+            leased: Iterable[OutgoingMail] = ()) -> int:
     """Send the given due mails over one SMTP session. Returns how many were sent.
 
     A mail is recorded as sent once the whole message is on the wire, before the server's
@@ -157,10 +158,8 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
     window left for a duplicate is a crash during that one local commit (SMTP has no way to
     ask the server afterwards); the Message-ID is stable so a copy stays recognisable.
     """
-    if leased:  # just stored by handle_event with a lease for us
-        claimed = [m for m in (uow.session.get(OutgoingMail, i) for i in mail_ids) if m is not None]
-    else:
-        claimed = [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
+    # leased: just stored by handle_event with a lease for us (the objects, still in the session)
+    claimed = list(leased) + [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
     if not claimed:
         return 0
     # Stop before the earliest of these leases runs out (with a margin): a slow session must

@@ -48,12 +48,12 @@ class NotifyService:
 
     def _handle(self, event_type: str, payload: dict[str, Any]) -> None:
         try:
-            mail_ids = inbox.handle_event(self.uow, self.config, event_type, payload, self._contact)
+            mails = inbox.handle_event(self.uow, self.config, event_type, payload, self._contact)
         except Exception:
             eventlet.sleep(1)  # back off before the message is requeued
             raise
-        if mail_ids:
-            inbox.deliver(self.uow, self.mailer, mail_ids, self._policy(), leased=True)
+        if mails:
+            inbox.deliver(self.uow, self.mailer, (), self._policy(), leased=mails)
 
     @rpc
     def health(self) -> dict[str, str]:
