@@ -248,3 +248,27 @@ def test_deleted_account_keeps_submitted_demandes_without_personal_data(make_cit
     assert d["attachments"] == []
     assert agent.get(f"/api/v1/backoffice/demandes/{draft}").status_code == 404
     assert agent.get("/api/v1/backoffice/demandes?q=effacée").get_json()["items"] == []
+
+
+def test_assign_to_oneself_a_colleague_or_nobody(make_citizen, agent, admin):
+    c = make_citizen("assign")
+    did, _ = submitted_acte(c)
+    assert c.get("/api/v1/backoffice/agents").status_code == 403
+    staff = agent.get("/api/v1/backoffice/agents").get_json()
+    emails = {s["email"]: s for s in staff}
+    assert {"agent@guichet.test", "admin@guichet.test"} <= set(emails) and c.email not in emails
+    colleague = emails["admin@guichet.test"]
+    r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={"agent_id": colleague["id"],
+                                                                     "agent_name": "Nom inventé"})
+    assert r.status_code == 200 and r.get_json()["assigned_to"] == colleague["id"]
+    assert r.get_json()["assigned_name"] == colleague["name"]  # identity names the colleague, not the caller
+    me = c.get("/api/v1/me").get_json()
+    r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={"agent_id": me["id"]})
+    assert r.status_code == 422 and "agent_id" in r.get_json()["errors"]  # a citizen is not a colleague
+    r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={"agent_id": "0" * 32})
+    assert r.status_code == 422
+    assert agent.get(f"/api/v1/backoffice/demandes/{did}").get_json()["assigned_to"] == colleague["id"]
+    r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={"agent_id": "none"})
+    assert r.status_code == 200 and r.get_json()["assigned_to"] is None
+    r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={})
+    assert r.status_code == 200 and r.get_json()["assigned_to"] == emails["agent@guichet.test"]["id"]

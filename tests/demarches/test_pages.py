@@ -91,6 +91,18 @@ def test_citizen_journey_through_the_pages(gateway_app, make_citizen, agent):
     page = a.get(f"/backoffice/demandes/{did}").get_data(as_text=True)
     assert "cni.pdf" in page and "Changer le statut" in page
     token = csrf(page)
+    # assign it to a colleague chosen in the list of the city's agents, then take it back
+    assert '<label class="govuk-label" for="agent_id">' in page and "admin@guichet.test" in page
+    admin_id = re.search(r'<option value="([0-9a-f]{32})"[^>]*>[^<]*admin@guichet\.test', page).group(1)
+    r = a.post(f"/backoffice/demandes/{did}/attribuer", data={"csrf_token": token, "agent_id": admin_id})
+    assert r.status_code == 302 and r.headers["Location"].endswith("#attribution")
+    page = a.get(f"/backoffice/demandes/{did}").get_data(as_text=True)
+    assert "La demande est attribuée à" in page and "M’attribuer la demande" in page
+    r = a.post(f"/backoffice/demandes/{did}/attribuer", data={"csrf_token": token, "agent_id": "0" * 32})
+    assert r.status_code == 422 and "Choisissez un agent de la ville." in r.get_data(as_text=True)
+    assert a.post(f"/backoffice/demandes/{did}/attribuer", data={"csrf_token": token}).status_code == 302
+    page = a.get(f"/backoffice/demandes/{did}").get_data(as_text=True)
+    assert "La demande vous est attribuée." in page and "M’attribuer la demande" not in page
     piece = re.search(rf"/backoffice/demandes/{did}/pieces/[0-9a-f]+", page).group(0)
     assert a.get(piece).data == pdf()
     r = a.post(f"/backoffice/demandes/{did}/statut", data={"csrf_token": token, "to": "brouillon"})

@@ -299,11 +299,14 @@ def test_admin_creates_association_and_grants_rights(client, make_citizen, admin
 def test_admin_makes_an_account_an_agent(client, make_citizen, admin):
     c = make_citizen("newagent")
     problem(c.post("/api/v1/backoffice/agents", json={"email": c.email}), 403)
+    assert c.email not in {a["email"] for a in admin.get("/api/v1/backoffice/agents").get_json()}
     r = admin.post("/api/v1/backoffice/agents", json={"email": c.email})
     assert r.status_code == 200 and "agent" in r.get_json()["roles"]
     fresh = login(client, c.email, c.password)
     assert "agent" in fresh.get("/api/v1/me").get_json()["roles"]
+    assert c.email in {a["email"] for a in fresh.get("/api/v1/backoffice/agents").get_json()}  # a colleague now
     assert "agent" not in admin.post("/api/v1/backoffice/agents/revoke", json={"email": c.email}).get_json()["roles"]
+    assert c.email not in {a["email"] for a in admin.get("/api/v1/backoffice/agents").get_json()}
 
 
 def test_key_rotation_logs_nobody_out(client, make_citizen, admin):

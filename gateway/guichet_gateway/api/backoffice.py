@@ -49,7 +49,13 @@ def bo_get(id: str):  # type: ignore[no-untyped-def]
 def bo_assign(id: str):  # type: ignore[no-untyped-def]
     d = request.get_json(silent=True) or {}
     d = d if isinstance(d, dict) else {}
-    return jsonify(rpc("demarches", "bo_assign", g.token, id, d.get("agent_id"), d.get("agent_name")))
+    return jsonify(rpc("demarches", "bo_assign", g.token, id, d.get("agent_id")))
+
+
+@bp.get("/backoffice/agents")
+@require_staff
+def bo_agents():  # type: ignore[no-untyped-def]
+    return jsonify(rpc("identity", "list_staff", g.token))
 
 
 @bp.post("/backoffice/demandes/<id>/transition")

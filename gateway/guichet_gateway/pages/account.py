@@ -620,8 +620,9 @@ def bo_agents() -> Any:
             flash(f"{result['email']} {'est désormais agent' if grant else 'n’est plus agent'} "
                   "(effectif à sa prochaine connexion).", "success")
             return redirect("/backoffice/agents")
+    staff, _ = call("list_staff", g.token)
     return render_template("account/bo_agents.html", page_title="Agents de la ville", values=values, errors=errors,
-                           has_errors=bool(errors))
+                           has_errors=bool(errors), staff=staff or [])
 
 
 def register(app: Flask) -> None:

@@ -2,6 +2,7 @@
 demande's file (answers, pieces, history, messages, internal notes, transitions)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -67,8 +68,12 @@ def export() -> Any:
 def _detail(demande_id: str, errors: dict[str, list[str]] | None = None, status: int = 200,
             values: dict[str, str] | None = None) -> Any:
     d = call("bo_get", g.token, demande_id)
+    try:
+        staff = rpc("identity", "list_staff", g.token)
+    except Exception:  # the page still serves without the colleagues' list (assign to oneself)
+        staff = []
     return render("backoffice/detail.html", status, page_title=f"Demande {d['tracking_number']}", d=d,
-                  errors=errors or {}, has_errors=bool(errors), values=values or {})
+                  staff=staff, errors=errors or {}, has_errors=bool(errors), values=values or {})
 
 
 @bp.get("/backoffice/demandes/<demande_id>")
@@ -77,9 +82,10 @@ def detail(demande_id: str) -> Any:
     return _detail(demande_id)
 
 
-def _act(demande_id: str, method: str, args: tuple[Any, ...], ok: str, field: str, anchor: str) -> Any:
+def _act(demande_id: str, method: str, args: tuple[Any, ...], ok: str | Callable[[Any], str], field: str,
+         anchor: str) -> Any:
     try:
-        rpc("demarches", method, g.token, demande_id, *args)
+        result = rpc("demarches", method, g.token, demande_id, *args)
     except RemoteError as exc:
         payload = problem(exc)
         errors = payload.get("errors") or {field: [payload.get("detail", "")]}
@@ -87,7 +93,7 @@ def _act(demande_id: str, method: str, args: tuple[Any, ...], ok: str, field: st
             errors = {field: [m for v in errors.values() for m in v]}
         status = 409 if payload.get("kind") == "conflict" else 422
         return _detail(demande_id, errors, status, {k: str(v) for k, v in request.form.items() if k != "csrf_token"})
-    flash(ok, "success")
+    flash(ok(result) if callable(ok) else ok, "success")
     return redirect(f"/backoffice/demandes/{demande_id}#{anchor}")
 
 
@@ -125,8 +131,16 @@ def note(demande_id: str) -> Any:
 @bp.post("/backoffice/demandes/<demande_id>/attribuer")
 @staff_required
 def assign(demande_id: str) -> Any:
-    return _act(demande_id, "bo_assign", (request.form.get("agent_id") or None,), "La demande vous est attribuée.",
-                "agent_id", "main-content")
+    agent_id = request.form.get("agent_id") or None
+
+    def done(result: dict[str, Any]) -> str:
+        if not result.get("assigned_to"):
+            return "La demande n’est plus attribuée."
+        if agent_id in (None, "me"):
+            return "La demande vous est attribuée."
+        return f"La demande est attribuée à {result.get('assigned_name')}."
+
+    return _act(demande_id, "bo_assign", (agent_id,), done, "agent_id", "attribution")
 
 
 @bp.get("/backoffice/demandes/<demande_id>/pieces/<attachment_id>")

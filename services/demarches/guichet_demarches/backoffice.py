@@ -197,17 +197,25 @@ def _staff_messages(session: Session, d: Demande) -> list[dict[str, Any]]:
              "created_at": iso(m.created_at)} for m in rows]
 
 
-def assign(uow: UnitOfWork, caller: Caller, demande_id: Any, agent_id: Any = None, agent_name: Any = None) -> dict[str, Any]:
+def assign(uow: UnitOfWork, ports: Ports, caller: Caller, demande_id: Any, agent_id: Any = None) -> dict[str, Any]:
+    """To oneself (agent_id None, "" or "me"), to nobody ("none"), or to a colleague: an
+    active agent or administrator as identity knows them (their name comes from identity)."""
     require_staff(caller)
+    colleague = None
+    if agent_id not in (None, "", "me", "none", caller.id):
+        # asked before the row is locked (see service.releasing)
+        colleague = ports.staff_member(agent_id) if isinstance(agent_id, str) and len(agent_id) <= 64 else None
+        if colleague is None:
+            raise InvalidAnswers("Cette personne n'est pas un agent de la ville.",
+                                 errors={"agent_id": ["Choisissez un agent de la ville."]})
     s = uow.session
     d = _load(s, demande_id, lock=True)
-    if agent_id in (None, "", "me"):
-        d.assigned_to, d.assigned_name = caller.id, caller.name or caller.email
+    if colleague is not None:
+        d.assigned_to, d.assigned_name = colleague["id"], colleague["name"][:200]
     elif agent_id == "none":
         d.assigned_to, d.assigned_name = None, ""
     else:
-        d.assigned_to = str(agent_id)[:64]
-        d.assigned_name = (agent_name if isinstance(agent_name, str) else str(agent_id))[:200]
+        d.assigned_to, d.assigned_name = caller.id, caller.name or caller.email
     uow.commit()
     queue_changed()
     return {"id": d.id, "assigned_to": d.assigned_to, "assigned_name": d.assigned_name}

@@ -84,6 +84,9 @@ class _Ports:
     def read_shared(self, token: str, shared_id: str) -> dict[str, Any]:
         return _relayed(lambda: self.wallet.read_shared(token, shared_id))  # type: ignore[no-any-return]
 
+    def staff_member(self, account_id: str) -> dict[str, Any] | None:
+        return _relayed(lambda: self.identity.staff_member(account_id))  # type: ignore[no-any-return]
+
 
 class DemarchesService:
     name = "demarches"
@@ -235,7 +238,8 @@ class DemarchesService:
     @rpc(expected_exceptions=EXPECTED)
     @releasing
     def bo_assign(self, token: str, demande_id: Any, agent_id: Any = None, agent_name: Any = None) -> dict[str, Any]:
-        return backoffice.assign(self.uow, self._caller(token), demande_id, agent_id, agent_name)
+        # agent_name: accepted from older gateways and ignored (identity names the colleague)
+        return backoffice.assign(self.uow, self.ports, self._caller(token), demande_id, agent_id)
 
     @rpc(expected_exceptions=EXPECTED)
     @releasing

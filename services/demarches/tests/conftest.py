@@ -44,6 +44,10 @@ class FakeIdentity:
         STATE["updates"].append(changes)
         return changes
 
+    @rpc
+    def staff_member(self, account_id: str) -> dict[str, Any] | None:
+        return STATE["staff"].get(account_id)  # type: ignore[no-any-return]
+
 
 class FakeWallet:
     name = "wallet"
@@ -100,7 +104,7 @@ class Listener:
 
 @pytest.fixture
 def services(container_factory: Any, test_env: Any) -> dict[str, Any]:
-    STATE.update(roles={}, profile={}, updates=[], justificatifs={}, shared={}, events=[])
+    STATE.update(roles={}, profile={}, updates=[], justificatifs={}, shared={}, events=[], staff={})
     cfg = test_env.service_config("demarches")
     out = {}
     for cls in (DemarchesUnderTest, FakeIdentity, FakeWallet, Listener):

@@ -119,6 +119,20 @@ def test_agent_events_and_citizen_never_sees_notes(rpc, services):
     assert rpc.bo_read_attachment(agent.token, did, att["id"])["content_b64"] == "UERG"
 
 
+def test_assignment_to_a_colleague_is_checked_with_identity(rpc):
+    p, agent, colleague = Person(), Person(roles=("agent",), name="Agnès Agent"), Person()
+    did = filled(rpc, p)
+    rpc.add_attachment(p.token, did, "piece_identite", "cni.pdf", "UERG")
+    rpc.submit_demande(p.token, did)
+    assert kind_of(rpc.bo_assign, agent.token, did, colleague.id) == "invalid"  # not staff for identity
+    STATE["staff"][colleague.id] = {"id": colleague.id, "name": "Colette Collègue", "email": "c@example.test"}
+    got = rpc.bo_assign(agent.token, did, colleague.id, "Nom inventé")
+    assert got == {"id": did, "assigned_to": colleague.id, "assigned_name": "Colette Collègue"}
+    assert rpc.bo_assign(agent.token, did, "none")["assigned_to"] is None
+    assert rpc.bo_assign(agent.token, did)["assigned_name"] == "Agnès Agent"
+    assert kind_of(rpc.bo_assign, p.token, did, "me") == "forbidden"
+
+
 def test_account_deletion_is_idempotent_and_anonymises(rpc, services, test_env):
     p, agent = Person(name="Ophélie Effacée"), Person(roles=("agent",))
     did = filled(rpc, p)

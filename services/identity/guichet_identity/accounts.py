@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from guichet_common import events
 from guichet_common.db import UnitOfWork, as_utc, utcnow
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import domain, keys
@@ -492,6 +492,27 @@ def set_agent(uow: UnitOfWork, email: Any, grant: bool) -> dict[str, Any]:
     uow.commit()
     view = account_view(acc)
     return {"id": acc.id, "email": acc.email, "roles": view["roles"]}
+
+
+def staff_list(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """The city's agents and administrators (active accounts), for assigning a demande."""
+    rows = uow.session.execute(select(Account).where(
+        Account.status == "active",
+        cast(Account.roles, String).like('%"agent"%') | cast(Account.roles, String).like('%"admin"%'))).scalars()
+    staff = [staff_view(acc) for acc in rows if {"agent", "admin"} & set(acc.roles or [])]
+    return sorted(staff, key=lambda v: (v["name"].casefold(), v["email"]))
+
+
+def staff_member(uow: UnitOfWork, account_id: Any) -> dict[str, Any] | None:
+    acc = uow.session.get(Account, account_id) if isinstance(account_id, str) else None
+    if acc is None or acc.status != "active" or not {"agent", "admin"} & set(acc.roles or []):
+        return None
+    return staff_view(acc)
+
+
+def staff_view(acc: Account) -> dict[str, Any]:
+    name = f"{acc.first_name} {acc.last_name}".strip() or acc.email
+    return {"id": acc.id, "name": name, "email": acc.email}
 
 
 # --- FranceConnect ----------------------------------------------------------------------

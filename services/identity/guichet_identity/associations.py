@@ -25,6 +25,11 @@ def require_admin(caller: Caller) -> None:
         raise NotAllowed("Réservé aux administrateurs de la ville.")
 
 
+def require_staff(caller: Caller) -> None:
+    if not {"agent", "admin"} & set(caller.roles):
+        raise NotAllowed("Réservé aux agents de la ville.")
+
+
 def _association(uow: UnitOfWork, association_id: Any) -> Association:
     assoc = uow.session.get(Association, association_id) if isinstance(association_id, str) else None
     if assoc is None:

@@ -204,6 +204,17 @@ class IdentityService:
         return accounts.set_agent(self.uow, email, bool(grant))
 
     @rpc(expected_exceptions=EXPECTED)
+    def list_staff(self, token: str) -> list[dict[str, Any]]:
+        """Agents and administrators, for staff assigning a demande to a colleague."""
+        associations.require_staff(self.auth.verify(token))
+        return accounts.staff_list(self.uow)
+
+    @rpc
+    def staff_member(self, account_id: str) -> dict[str, Any] | None:
+        """{id, name, email} if the account is an active agent or administrator (for démarches)."""
+        return accounts.staff_member(self.uow, account_id)
+
+    @rpc(expected_exceptions=EXPECTED)
     def rotate_signing_key(self, token: str) -> dict[str, str]:
         """A new signing key, published now and signing after KEY_ACTIVATION_DELAY; older keys stay
         published until their tokens have expired, so nobody is logged out."""
