@@ -90,6 +90,7 @@ def test_citizen_journey_through_the_pages(gateway_app, make_citizen, agent):
     assert f"/backoffice/demandes/{did}" in queue and "En attente : " in queue
     page = a.get(f"/backoffice/demandes/{did}").get_data(as_text=True)
     assert "cni.pdf" in page and "Changer le statut" in page
+    assert not re.search(r"<textarea[^>]*>\s*None\s*</textarea>", page)  # empty boxes are empty
     token = csrf(page)
     # assign it to a colleague chosen in the list of the city's agents, then take it back
     assert '<label class="govuk-label" for="agent_id">' in page and "admin@guichet.test" in page
