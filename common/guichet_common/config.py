@@ -140,7 +140,4 @@ def service_config(service: str, env: Mapping[str, str] | None = None) -> dict[s
         cfg["MAIL_MAX_ATTEMPTS"] = int(env.get("GUICHET_MAIL_MAX_ATTEMPTS", "8"))
         cfg["MAIL_LEASE_S"] = float(env.get("GUICHET_MAIL_LEASE_S", "60"))
         cfg["BRAND_PRIMARY"] = env.get("GUICHET_BRAND_PRIMARY", "#1d4f91")
-        # How long an account's contact (address, first name, preferences) asked of identity
-        # is reused; identity's change events clear it at once, this bounds a missed one.
-        cfg["CONTACT_CACHE_S"] = float(env.get("GUICHET_NOTIFY_CONTACT_CACHE_S", "60"))
     return cfg

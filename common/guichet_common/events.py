@@ -21,7 +21,6 @@ PASSWORD_CHANGED = "password_changed"
 EMAIL_CHANGE_REQUESTED = "email_change_requested"
 EMAIL_CHANGED = "email_changed"
 ACCOUNT_DELETED = "account_deleted"
-ACCOUNT_CONTACT_CHANGED = "account_contact_changed"  # first name or notification preferences
 # wallet
 JUSTIFICATIF_VALIDATED = "justificatif_validated"
 JUSTIFICATIF_REFUSED = "justificatif_refused"
@@ -45,7 +44,6 @@ CONSUMERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("identity", EMAIL_CHANGE_REQUESTED): ("notify",),
     ("identity", EMAIL_CHANGED): ("notify",),
     ("identity", ACCOUNT_DELETED): ("notify", "wallet", "demarches"),
-    ("identity", ACCOUNT_CONTACT_CHANGED): ("notify",),
     ("wallet", JUSTIFICATIF_VALIDATED): ("notify",),
     ("wallet", JUSTIFICATIF_REFUSED): ("notify",),
     ("wallet", JUSTIFICATIF_EXPIRING): ("notify",),

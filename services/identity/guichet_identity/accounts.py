@@ -314,12 +314,9 @@ def update_me(uow: UnitOfWork, base_url: str, account_id: str, changes: Any) -> 
     if errors:
         raise InvalidAccountData("Le profil contient des erreurs.", errors=errors)
     new_email = clean.pop("email", None)
-    contact_before = (acc.first_name, acc.notification_prefs)
     for field in ("first_name", "last_name", "phone", "addresses", "household", "notification_prefs"):
         if field in clean:
             setattr(acc, field, clean[field])
-    if (acc.first_name, acc.notification_prefs) != contact_before:  # notify keeps contacts for a while
-        uow.emit(events.ACCOUNT_CONTACT_CHANGED, events.payload(account_id=acc.id))
     if "contacts" in clean:
         acc.extra = {**(acc.extra or {}), "contacts": clean["contacts"]}  # new dict: JSON columns track assignment
     if new_email:

@@ -1,4 +1,4 @@
-"""Notify's DependencyProviders: its store, the SMTP mailer and the contact book."""
+"""Notify's DependencyProviders: its store and the SMTP mailer."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,6 @@ import re
 import secrets
 import smtplib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -221,43 +220,3 @@ class SmtpMailer(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Mailer:
         return self.mailer
-
-
-class ContactBook:
-    """Accounts' contacts (address, first name, notification preferences) asked of identity,
-    reused for ``ttl_s``: each notification of a busy service otherwise cost an RPC (a
-    sixth of a submission's CPU). Identity's change events clear an entry on every notify
-    process (broadcast handlers); the TTL bounds an event missed while disconnected."""
-
-    def __init__(self, ttl_s: float, max_entries: int = 20_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock
-        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._epoch = 0  # bumped by forget(): a lookup that overlapped one is not kept
-
-    def get(self, account_id: str, fetch: Callable[[str], Any]) -> Any:
-        hit = self._entries.get(account_id)
-        if hit is not None and hit[0] > self.clock():
-            return hit[1]
-        epoch = self._epoch
-        info = fetch(account_id)
-        if self.ttl_s > 0 and epoch == self._epoch:
-            self._entries[account_id] = (self.clock() + self.ttl_s, info)
-            self._entries.move_to_end(account_id)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return info
-
-    def forget(self, account_id: Any) -> None:
-        self._epoch += 1
-        if isinstance(account_id, str):
-            self._entries.pop(account_id, None)
-
-
-class Contacts(DependencyProvider):
-    """`self.contacts`: the process's ContactBook."""
-
-    def setup(self) -> None:
-        self.book = ContactBook(float(self.container.config.get("CONTACT_CACHE_S", 60)))
-
-    def get_dependency(self, worker_ctx: Any) -> ContactBook:
-        return self.book

