@@ -13,19 +13,12 @@ eventlet.monkey_patch()  # noqa: E402 — must precede every other import (Namek
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging.config  # noqa: E402
-import os  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 
 from .config import SERVICES, service_config  # noqa: E402
-
-# CPU priority (nice value) of each service's processes. Notify only works behind events,
-# never while a person waits on a request: when the machine is busy it yields the CPU to
-# the services answering requests and catches up right after (a burst of submissions waits
-# less; the notifications follow a little later). GUICHET_NICE overrides.
-NICENESS = {"identity": 0, "demarches": 0, "wallet": 0, "notify": 10}
 
 
 def service_class(service: str) -> type:
@@ -67,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check(config, args.service)
     logging.config.dictConfig(config["LOGGING"])
-    niceness = int(os.environ.get("GUICHET_NICE", NICENESS[args.service]))
-    if niceness > 0:
-        os.nice(niceness)
     if not args.no_migrate:
         prepare(args.service, config)
     from nameko.cli.run import run
