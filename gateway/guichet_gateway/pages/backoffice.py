@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import yaml
 from flask import Blueprint, Flask, Response, flash, g, redirect, request
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 from .demarches import call, file_download, problem, render
 from .session import rpc, staff_required
@@ -70,7 +70,7 @@ def _detail(demande_id: str, errors: dict[str, list[str]] | None = None, status:
     d = call("bo_get", g.token, demande_id)
     try:
         staff = rpc("identity", "list_staff", g.token)
-    except Exception:  # the page still serves without the colleagues' list (assign to oneself)
+    except (RemoteError, RpcTimeout, UnknownService):  # served without the colleagues' list
         staff = []
     return render("backoffice/detail.html", status, page_title=f"Demande {d['tracking_number']}", d=d,
                   staff=staff, errors=errors or {}, has_errors=bool(errors), values=values or {})

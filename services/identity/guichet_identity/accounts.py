@@ -491,18 +491,25 @@ def set_agent(uow: UnitOfWork, email: Any, grant: bool) -> dict[str, Any]:
     return {"id": acc.id, "email": acc.email, "roles": view["roles"]}
 
 
+STAFF_ROLES = frozenset({"agent", "admin"})
+
+
+def is_staff(roles: Any) -> bool:
+    return bool(STAFF_ROLES & set(roles or []))
+
+
 def staff_list(uow: UnitOfWork) -> list[dict[str, Any]]:
     """The city's agents and administrators (active accounts), for assigning a demande."""
     rows = uow.session.execute(select(Account).where(
         Account.status == "active",
         cast(Account.roles, String).like('%"agent"%') | cast(Account.roles, String).like('%"admin"%'))).scalars()
-    staff = [staff_view(acc) for acc in rows if {"agent", "admin"} & set(acc.roles or [])]
+    staff = [staff_view(acc) for acc in rows if is_staff(acc.roles)]  # LIKE narrows, this decides
     return sorted(staff, key=lambda v: (v["name"].casefold(), v["email"]))
 
 
 def staff_member(uow: UnitOfWork, account_id: Any) -> dict[str, Any] | None:
     acc = uow.session.get(Account, account_id) if isinstance(account_id, str) else None
-    if acc is None or acc.status != "active" or not {"agent", "admin"} & set(acc.roles or []):
+    if acc is None or acc.status != "active" or not is_staff(acc.roles):
         return None
     return staff_view(acc)
 

@@ -36,7 +36,7 @@ aware = as_utc
 def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload: dict[str, Any],
                  contact: Callable[[str], dict[str, Any] | None]) -> list[OutgoingMail]:
     """Store the inbox entry and the mail for one event, once. Returns the mails it stored,
-    already leased to the caller (pass them to `deliver(..., leased=True)`).
+    already leased to the caller (pass them to `deliver(..., leased=mails)`).
 
     A copy of an event already handled is recognised by the commit (the processed-event
     key), not by a lookup first: copies are rare, the lookup was paid by every event."""
