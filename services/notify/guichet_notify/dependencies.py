@@ -2,30 +2,22 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import smtplib
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from guichet_common.db import Store
 from nameko.extensions import DependencyProvider
 
+from .mime import Composer, Envelope
 from .models import Outbox
 
 
 def NotifyStore() -> Store:
     return Store(outbox_model=Outbox)
-
-
-def message_id(mail_id: str) -> str:
-    # Stable per stored message: a resend after a crash carries the same Message-ID, so a
-    # receiving system (or a person's mail client) can recognise the copy.
-    return "<" + re.sub(r"[^A-Za-z0-9._-]", ".", mail_id) + "@guichet.local>"
 
 
 class LeaseExpired(Exception):
@@ -68,18 +60,16 @@ class Mailer:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
         self.journal: SentJournal | None = None
         self._idle: list[tuple[float, RecordingSMTP]] = []  # (since, session), most recent last
+        self._composer = Composer(sender)
 
-    def build(self, mail_id: str, to_addr: str, subject: str, text: str, html: str) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.sender
-        msg["To"] = to_addr
-        msg["Subject"] = subject
-        msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = message_id(mail_id)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
-        return msg
+    def build(self, mail_id: str, to_addr: str, subject: str, text: str, html: str) -> Envelope:
+        return self._composer.compose(mail_id, to_addr, subject, text, html)
+
+    @staticmethod
+    def transmit(smtp: smtplib.SMTP, envelope: Envelope) -> dict[str, tuple[int, bytes]]:
+        """Send one message over an open session; returns the recipients refused."""
+        return smtp.sendmail(envelope.sender, list(envelope.recipients), envelope.data,
+                             mail_options=list(envelope.options))
 
     def connect(self) -> RecordingSMTP:
         """An open SMTP session (several messages can go through it)."""
@@ -130,7 +120,7 @@ class Mailer:
 
     def send(self, mail_id: str, to_addr: str, subject: str, text: str, html: str) -> None:
         with self.connect() as smtp:
-            smtp.send_message(self.build(mail_id, to_addr, subject, text, html))
+            self.transmit(smtp, self.build(mail_id, to_addr, subject, text, html))
 
 
 class SentJournal:

@@ -188,7 +188,7 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
             smtp.before_reply = record_sent
             smtp.send_by = send_by
             try:
-                refused = smtp.send_message(msg)
+                refused = mailer.transmit(smtp, msg)
             except LeaseExpired:  # not sent; whoever holds it now will send it
                 try:
                     smtp.rset()

@@ -19,7 +19,7 @@ def sink(tmp_path: Path) -> Any:
 
 
 def send(mailer: Mailer, smtp: Any, addr: str, n: int) -> None:
-    smtp.send_message(mailer.build(f"m{n}-{os.urandom(3).hex()}", addr, f"Essai {n}", "texte", "<p>texte</p>"))
+    mailer.transmit(smtp, mailer.build(f"m{n}-{os.urandom(3).hex()}", addr, f"Essai {n}", "texte", "<p>texte</p>"))
 
 
 def test_a_session_is_reused_then_replaced_once_the_server_dropped_it(sink: MailSink,
