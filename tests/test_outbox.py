@@ -48,6 +48,15 @@ class OutboxProbe:
         return int(self.uow.session.scalar(select(func.count()).select_from(Outbox)) or 0)
 
     @rpc
+    def notice(self, event_id: str, then: str = "") -> int:
+        self.uow.hint("probe_noticed", {"event_id": event_id})
+        if then == "rollback":
+            self.uow.rollback()
+            return -1
+        self.uow.commit()
+        return int(self.uow.session.scalar(select(func.count()).select_from(Outbox)) or 0)
+
+    @rpc
     def flush(self) -> int:  # what the services' outbox timer runs
         return self.uow.flush_outbox()
 
@@ -129,3 +138,27 @@ def test_what_the_broker_refused_goes_out_from_the_outbox(tmp_path: Path) -> Non
                        lambda event_type, payload: published.append(payload["event_id"]))
     assert timer.flush_outbox(older_than=timedelta(0)) == 1
     assert published == [event_id] and outbox_rows(engine) == 0
+
+
+def test_a_hint_goes_out_transient_after_the_commit_and_never_touches_the_outbox(probe: Any,
+                                                                                    test_env: Any) -> None:
+    """What only open pages listen to (notify's live stream) is not an outboxed fact: sent once
+    committed, transient, nothing stored; a rolled back change sends nothing."""
+    import kombu
+    from nameko.standalone.events import get_event_exchange
+
+    service, engine = probe
+    with kombu.Connection(test_env.amqp_uri) as conn:
+        spy = kombu.Queue(f"spy-{uuid.uuid4().hex}", get_event_exchange("outbox_probe", {}),
+                          routing_key="probe_noticed", auto_delete=True, durable=False)
+        spy(conn.default_channel).declare()
+        assert service.notice("h-rolled-back", "rollback") == -1
+        assert service.notice("h1") == 0  # no outbox row for a hint
+        seen: list[tuple[str, Any]] = []
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            while (msg := spy(conn.default_channel).get(no_ack=True)) is not None:
+                seen.append((msg.payload["event_id"], msg.properties.get("delivery_mode")))
+            time.sleep(0.02)
+    assert seen == [("h1", 1)]
+    assert outbox_rows(engine) == 0

@@ -183,14 +183,18 @@ class UnitOfWork:
 
     def __init__(self, session: Session, outbox_model: type | None,
                  publish: Callable[[str, dict[str, Any]], None] | None, defer_publish: bool = False,
-                 published: Published | None = None) -> None:
+                 published: Published | None = None,
+                 publish_hint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.session = session
         self._outbox_model = outbox_model
         self._publish = publish
+        self._publish_hint = publish_hint
         self._defer = defer_publish
         self._published = published  # None: delete each row as soon as it is published
         self._pending: list[tuple[str, str, dict[str, Any]]] = []  # not committed yet
         self._committed: list[tuple[str, str, dict[str, Any]]] = []  # committed, not published yet
+        self._hints: list[tuple[str, dict[str, Any]]] = []  # not committed yet
+        self._hints_committed: list[tuple[str, dict[str, Any]]] = []
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
         if self._outbox_model is None:
@@ -198,16 +202,36 @@ class UnitOfWork:
         self.session.add(self._outbox_model(id=payload["event_id"], event_type=event_type, payload=payload))
         self._pending.append((payload["event_id"], event_type, payload))
 
+    def hint(self, event_type: str, payload: dict[str, Any]) -> None:
+        """A notice for whoever listens right now (an open page), sent once the change is
+        committed: no outbox row, not persisted by the broker, lost if nobody listens or the
+        broker is away. For facts other services must not miss, use emit()."""
+        self._hints.append((event_type, payload))
+
     def commit(self) -> None:
         self.session.commit()
         self._committed += self._pending
         self._pending = []
+        self._hints_committed += self._hints
+        self._hints = []
         if not self._defer:
             self.publish_committed()
 
     def publish_committed(self) -> None:
         """Publish the committed events, then drop their outbox rows (what fails to go out
-        stays there for the timer: flush_outbox)."""
+        stays there for the timer: flush_outbox); then the committed hints (best effort)."""
+        hints, self._hints_committed = self._hints_committed, []
+        try:
+            self._publish_events()
+        finally:
+            for event_type, payload in hints:
+                try:
+                    if self._publish_hint is not None:
+                        self._publish_hint(event_type, payload)
+                except Exception:  # a notice, not a fact: the page shows it on its next load
+                    log.info("hint %s not published", event_type, exc_info=True)
+
+    def _publish_events(self) -> None:
         rows, self._committed = self._committed, []
         sent = [event_id for event_id, event_type, payload in rows if self._try_publish(event_type, payload)]
         if sent and self._published is not None:
@@ -222,6 +246,7 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self._pending = []
+        self._hints = []
         self.session.rollback()
 
     def first_time(self, processed_model: type, event_id: str, handler: str) -> bool:
@@ -278,6 +303,7 @@ class UnitOfWork:
 
 
 try:  # Nameko is absent from plain domain tests; the provider needs it.
+    from kombu.entity import TRANSIENT_DELIVERY_MODE
     from nameko.events import EventDispatcher
 
     class Store(EventDispatcher):
@@ -318,8 +344,16 @@ try:  # Nameko is absent from plain domain tests; the provider needs it.
 
         def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
             dispatch = super().get_dependency(worker_ctx)
+            headers = self.get_message_headers(worker_ctx)
+
+            def hint(event_type: str, payload: dict[str, Any]) -> None:
+                # Same exchange and routing as an event, but transient: the only consumers
+                # are exclusive queues of open pages, which nothing would ever replay.
+                self.publisher.publish(payload, exchange=self.exchange, routing_key=event_type,
+                                       extra_headers=headers, delivery_mode=TRANSIENT_DELIVERY_MODE)
+
             uow = UnitOfWork(Session(self.engine, expire_on_commit=False), self.outbox_model, dispatch,
-                             defer_publish=True, published=self.published)
+                             defer_publish=True, published=self.published, publish_hint=hint)
             self.uows[worker_ctx] = uow
             return uow
 

@@ -31,7 +31,7 @@ DEMANDE_STATUS_CHANGED = "demande_status_changed"
 DEMANDE_MESSAGE_FROM_AGENT = "demande_message_from_agent"
 DEMANDE_INFO_REQUESTED = "demande_info_requested"
 # notify
-NOTIFICATION_CREATED = "notification_created"       # consumed by the gateway's live stream (pika)
+NOTIFICATION_CREATED = "notification_created"       # a transient hint (UnitOfWork.hint) for the gateway's live stream (pika)
 
 # (source service, event) -> services handling it
 CONSUMERS: dict[tuple[str, str], tuple[str, ...]] = {

@@ -72,8 +72,10 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                             body=msg.body, link=inbox_link[:500], demande_id=payload.get("demande_id"),
                             read=False, created_at=now())
         uow.session.add(note)
-        # The gateway's live stream tells an open page (payload = what the page shows).
-        uow.emit(events.NOTIFICATION_CREATED, events.payload(account_id=account_id, **view(note)))
+        # The gateway's live stream tells an open page (payload = what the page shows). A
+        # hint, not an outboxed event: only open pages listen, and a page that misses it
+        # reads the inbox on its next load.
+        uow.hint(events.NOTIFICATION_CREATED, events.payload(account_id=account_id, **view(note)))
     if email and domain.wants_email(prefs, msg.category, msg.security):
         from dataclasses import replace
 
