@@ -21,6 +21,7 @@ PASSWORD_CHANGED = "password_changed"
 EMAIL_CHANGE_REQUESTED = "email_change_requested"
 EMAIL_CHANGED = "email_changed"
 ACCOUNT_DELETED = "account_deleted"
+CONTACT_CHANGED = "contact_changed"                # address or notification preferences: notify's copy
 # wallet
 JUSTIFICATIF_VALIDATED = "justificatif_validated"
 JUSTIFICATIF_REFUSED = "justificatif_refused"
@@ -44,6 +45,7 @@ CONSUMERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("identity", EMAIL_CHANGE_REQUESTED): ("notify",),
     ("identity", EMAIL_CHANGED): ("notify",),
     ("identity", ACCOUNT_DELETED): ("notify", "wallet", "demarches"),
+    ("identity", CONTACT_CHANGED): ("notify",),
     ("wallet", JUSTIFICATIF_VALIDATED): ("notify",),
     ("wallet", JUSTIFICATIF_REFUSED): ("notify",),
     ("wallet", JUSTIFICATIF_EXPIRING): ("notify",),

@@ -260,12 +260,13 @@ def test_export_includes_the_inbox_and_account_deletion_purges_it(make_citizen, 
     [note] = wait_total(c, 1)["items"]
     exported = c.get("/api/v1/me/export").get_json()
     assert [n["id"] for n in exported["notify"]["notifications"]] == [note["id"]]
+    assert exported["notify"]["contact"]["notification_prefs"]["email"] is True  # notify's copy is exported too
     assert {e["subject"].split(" — ")[1] for e in exported["notify"]["emails"]} >= {
         "Activez votre compte", "Demande reçue : Inscription scolaire"}
     assert c.delete("/api/v1/me").status_code == 204
     with ClusterRpcProxy(stack.service_config("notify"), timeout=20) as rpc:
         deadline = time.monotonic() + 20
-        while (left := rpc.notify.export_personal_data(cid)) != {"notifications": [], "emails": []} \
+        while (left := rpc.notify.export_personal_data(cid)) != {"contact": None, "notifications": [], "emails": []} \
                 and time.monotonic() < deadline:
             time.sleep(0.3)
-    assert left == {"notifications": [], "emails": []}
+    assert left == {"contact": None, "notifications": [], "emails": []}

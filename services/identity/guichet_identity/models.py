@@ -40,6 +40,9 @@ class Account(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Bumped with every contact_changed event (address, notification preferences): notify
+    # keeps its copy from those events and ignores one older than what it holds.
+    contact_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OneTimeToken(Base):

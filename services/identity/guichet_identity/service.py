@@ -111,13 +111,12 @@ class IdentityService:
 
     @rpc
     def contact(self, account_id: str) -> dict[str, Any] | None:
-        """Where and whether to write to an account (for notify)."""
+        """Where and whether to write to an account: notify asks when it holds no copy yet
+        (accounts older than its copy, or whose contact_changed has not arrived)."""
         acc = self.uow.session.get(accounts.Account, account_id) if isinstance(account_id, str) else None
         if acc is None or acc.status == "deleted":
             return None
-        view = accounts.account_view(acc)
-        return {"email": acc.email, "first_name": acc.first_name,
-                "notification_prefs": view["notification_prefs"]}
+        return accounts.contact_view(acc)
 
     @rpc(expected_exceptions=EXPECTED)
     def export_me(self, token: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class Listener:
     email_requested = _listen(events.EMAIL_CHANGE_REQUESTED)
     email_changed = _listen(events.EMAIL_CHANGED)
     deleted = _listen(events.ACCOUNT_DELETED)
+    contact_changed = _listen(events.CONTACT_CHANGED)
 
 
 class FakeDemarches:
@@ -364,6 +365,10 @@ def test_email_change_is_confirmed_from_the_new_address_and_told_to_the_old(svc)
     assert remote(svc.login, addr, PASSWORD, "c-chmail")["kind"] == "unauthorized"
     me = svc.get_me(pair["access_token"])
     assert me["email"] == target and me["pending_email"] is None
+    # notify's copy: the activation's contact (version 1), then the new address (version 2)
+    assert wait_event(events.CONTACT_CHANGED, account_id=me["id"], version=1)["email"] == addr
+    assert wait_event(events.CONTACT_CHANGED, account_id=me["id"], version=2)["email"] == target
+    assert svc.contact(me["id"])["version"] == 2
 
 
 def test_email_change_to_a_taken_address_sends_nothing(svc):
@@ -394,7 +399,11 @@ def test_update_me_validates_and_applies(svc):
     assert svc.get_me(token)["phone"] == "06 12 34 56 78"  # nothing applied from a bad request
     profile = svc.profile(me["id"])
     assert profile["addresses"][0]["city"] == "Versailles"
-    assert svc.contact(me["id"])["notification_prefs"] == {"email": False}
+    assert svc.contact(me["id"]) == {"email": me["email"], "notification_prefs": {"email": False}, "version": 2}
+    told = wait_event(events.CONTACT_CHANGED, account_id=me["id"], version=2)
+    assert told["notification_prefs"] == {"email": False}
+    svc.update_me(token, {"phone": "06 12 34 56 79"})  # not a contact change: no event, same version
+    assert svc.contact(me["id"])["version"] == 2
     assert svc.profile("unknown") is None
 
 

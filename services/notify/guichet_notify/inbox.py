@@ -18,12 +18,14 @@ from typing import Any
 from guichet_common import events
 from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from . import domain
 from .dependencies import LeaseExpired, Mailer
 from .exceptions import NotificationNotFound
-from .models import Notification, OutgoingMail, ProcessedEvent
+from .models import Contact, Notification, OutgoingMail, ProcessedEvent
 from .templates import CATALOGUE, render_email
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,14 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
     """Store the inbox entry and the mail for one event, once. Returns the mails it stored,
     already leased to the caller (pass them to `deliver(..., leased=mails)`).
 
-    A copy of an event already handled is recognised by the commit (the processed-event
-    key), not by a lookup first: copies are rare, the lookup was paid by every event."""
+    A copy of an event already handled is recognised by the processed-event key on insert,
+    not by a lookup first: copies are rare, the lookup was paid by every event.
+
+    Where and whether to write comes from notify's own copy of the account's contact
+    (identity's contact_changed events); `contact` (an RPC to identity) is asked only when
+    there is no copy yet. The copy is read with a share lock after the event is recorded,
+    so an account_deleted purge running at the same time either comes first (the copy is a
+    tombstone: nothing is written) or waits for this commit and then deletes what it wrote."""
     lease_s = domain.RetryPolicy.from_config(cfg).lease_s
     event_id = str(payload.get("event_id") or "")
     if not event_id:
@@ -48,21 +56,25 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
     account_id = payload.get("account_id")
     email = payload.get("email")
     prefs: dict[str, Any] = {}
-    info: dict[str, Any] | None = {}
-    if account_id and (not email or not msg.security):
-        # Asked before any write: an RPC waits on the network and SQLite must not hold its
-        # write lock meanwhile.
-        uow.rollback()
-        info = contact(account_id)
-        if info:
-            email = email or info.get("email")
-            prefs = info.get("notification_prefs") or {}
-    # Recorded with the rest and checked by the commit (unique key): for a copy of an event
-    # already handled, here or elsewhere at the same time, the commit fails and is a no-op.
-    uow.session.add(ProcessedEvent(event_id=event_id, handler=event_type))
-    if info is None:  # account gone (or never existed): nothing to notify
-        _commit_once(uow)
+    if not _record(uow, event_id, event_type):
         return []
+    if account_id and (not email or not msg.security):
+        copy = _locked_copy(uow, account_id)
+        if copy is None:
+            # Asked with nothing written: an RPC waits on the network and SQLite must not
+            # hold its write lock meanwhile.
+            uow.rollback()
+            info = contact(account_id)
+            if not _record(uow, event_id, event_type):
+                return []
+            if info:
+                _keep_copy(uow, account_id, info)
+            copy = _locked_copy(uow, account_id)
+        if copy is None or copy.deleted:  # account gone (or never existed): nothing to notify
+            _commit_once(uow)
+            return []
+        email = email or copy.email
+        prefs = copy.notification_prefs or {}
     mail_link, inbox_link = domain.split_link(msg.link, cfg.get("BASE_URL", ""))
     if msg.inbox_link is not None:
         inbox_link = domain.split_link(msg.inbox_link, cfg.get("BASE_URL", ""))[1]
@@ -91,6 +103,54 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                                   last_error=""))
         uow.session.add(mails[-1])
     return mails if _commit_once(uow) else []
+
+
+def _record(uow: UnitOfWork, event_id: str, event_type: str) -> bool:
+    """Write that this event is being handled; False (nothing written) if it already was,
+    here or by another worker at the same time (the unique key refuses the copy)."""
+    uow.session.add(ProcessedEvent(event_id=event_id, handler=event_type))
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        uow.rollback()
+        return False
+    return True
+
+
+def _insert(uow: UnitOfWork) -> Any:
+    """INSERT with ON CONFLICT, in the dialect of the database behind the session."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        return pg_insert
+    return sqlite_insert
+
+
+def _locked_copy(uow: UnitOfWork, account_id: str) -> Contact | None:
+    return uow.session.execute(
+        select(Contact).where(Contact.account_id == account_id).with_for_update(read=True)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def _keep_copy(uow: UnitOfWork, account_id: str, info: dict[str, Any]) -> None:
+    """The copy identity just gave; a copy (or tombstone) written meanwhile wins."""
+    uow.session.execute(_insert(uow)(Contact).values(
+        account_id=account_id, email=str(info.get("email") or ""),
+        notification_prefs=info.get("notification_prefs") or {}, version=int(info.get("version") or 0),
+        deleted=False, updated_at=now()).on_conflict_do_nothing(index_elements=[Contact.account_id]))
+
+
+def remember_contact(uow: UnitOfWork, payload: dict[str, Any]) -> None:
+    """identity.contact_changed: keep the newest copy (events may arrive out of order or
+    twice: the version decides); never over a tombstone."""
+    account_id, version = payload.get("account_id"), payload.get("version")
+    if not isinstance(account_id, str) or not isinstance(version, int) or not payload.get("email"):
+        return
+    values = {"email": str(payload["email"]), "notification_prefs": payload.get("notification_prefs") or {},
+              "version": version, "updated_at": now()}
+    stmt = _insert(uow)(Contact).values(account_id=account_id, deleted=False, **values)
+    uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=[Contact.account_id], set_=values,
+        where=(Contact.version < version) & Contact.deleted.is_(False)))
+    uow.commit()
 
 
 def _commit_once(uow: UnitOfWork) -> bool:
@@ -336,6 +396,11 @@ def purge_account(uow: UnitOfWork, payload: dict[str, Any]) -> None:
     if not event_id or not account_id or not uow.first_time(ProcessedEvent, event_id, events.ACCOUNT_DELETED):
         uow.rollback()
         return
+    # The tombstone first: on PostgreSQL it waits for any event being stored for this
+    # account (it holds the copy with a share lock), so the deletes below see its rows.
+    gone = {"email": "", "notification_prefs": {}, "deleted": True, "updated_at": now()}
+    uow.session.execute(_insert(uow)(Contact).values(account_id=account_id, version=0, **gone)
+                        .on_conflict_do_update(index_elements=[Contact.account_id], set_=gone))
     uow.session.execute(delete(Notification).where(Notification.account_id == account_id))
     uow.session.execute(delete(OutgoingMail).where(OutgoingMail.account_id == account_id))
     uow.commit()
@@ -346,6 +411,9 @@ def export(uow: UnitOfWork, account_id: str) -> dict[str, Any]:
                                 .order_by(Notification.created_at.desc())).scalars()
     mails = uow.session.execute(select(OutgoingMail).where(OutgoingMail.account_id == account_id)
                                 .order_by(OutgoingMail.created_at.desc())).scalars()
-    return {"notifications": [view(n) for n in notes],
+    copy = uow.session.get(Contact, account_id)
+    return {"contact": ({"email": copy.email, "notification_prefs": copy.notification_prefs}
+                        if copy is not None and not copy.deleted else None),
+            "notifications": [view(n) for n in notes],
             "emails": [{k: v for k, v in mail_view(m).items() if k not in ("account_id", "last_error")}
                        | {"text": m.text_body} for m in mails]}

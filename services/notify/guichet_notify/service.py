@@ -86,6 +86,10 @@ class NotifyService:
     def on_email_changed(self, payload: dict[str, Any]) -> None:
         self._handle(events.EMAIL_CHANGED, payload)
 
+    @on("identity", events.CONTACT_CHANGED)
+    def on_contact_changed(self, payload: dict[str, Any]) -> None:
+        inbox.remember_contact(self.uow, payload)
+
     @on("identity", events.ACCOUNT_DELETED)
     def on_account_deleted(self, payload: dict[str, Any]) -> None:
         inbox.purge_account(self.uow, payload)

@@ -7,13 +7,12 @@ import re
 import pytest
 from guichet_common import events
 from guichet_common.rpc import ClusterRpcProxy
-from guichet_identity.models import Account
 from guichet_identity.service import IdentityService
 from guichet_notify.service import NotifyService
 from guichet_notify.templates import CATALOGUE
 from nameko.exceptions import RemoteError
 from notify_helpers import citizen, dispatcher, html_part, sample_payloads, subject, wait_for
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, delete
 from sqlalchemy.orm import Session
 
 FAST = {"MAIL_RETRY_BASE_S": 0.2, "MAIL_RETRY_MAX_S": 1.0, "MAIL_LEASE_S": 3.0, "MAIL_MAX_ATTEMPTS": 3,
@@ -29,12 +28,14 @@ def running(container_factory, test_env):
     return test_env.service_config("notify")
 
 
-def set_prefs(test_env, account_id, prefs):
-    engine = create_engine(test_env.db_urls["identity"])
-    with Session(engine) as s:
-        s.get(Account, account_id).notification_prefs = prefs
-        s.commit()
-    engine.dispose()
+def set_prefs(config, who, prefs):
+    """Through identity, as the person does; then wait until notify's copy has them (its
+    contact_changed handler), which the events below rely on."""
+    with ClusterRpcProxy(config, timeout=20) as rpc:
+        rpc.identity.update_me(who["token"], {"notification_prefs": prefs})
+        expected = {"email": True, **prefs}
+        assert wait_for(lambda: (rpc.notify.export_personal_data(who["id"])["contact"] or {})
+                        .get("notification_prefs") == expected, 20)
 
 
 def inbox(config, token, **kw):
@@ -97,7 +98,7 @@ def test_redelivered_event_makes_one_mail_and_one_entry(running, test_env):
 def test_email_switch_off_keeps_inbox_but_security_mails_still_go(running, test_env):
     config, mail = running, test_env.mail
     who = citizen(config, mail, "prefs")
-    set_prefs(test_env, who["id"], {"email": False})
+    set_prefs(config, who, {"email": False})
     p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
     dispatch = dispatcher(config)
     dispatch("demarches", events.DEMANDE_STATUS_CHANGED, events.payload(**p[("demarches", events.DEMANDE_STATUS_CHANGED)]))
@@ -112,7 +113,7 @@ def test_email_switch_off_keeps_inbox_but_security_mails_still_go(running, test_
 def test_per_category_switch(running, test_env):
     config, mail = running, test_env.mail
     who = citizen(config, mail, "cat")
-    set_prefs(test_env, who["id"], {"email": True, "email_demandes": False})
+    set_prefs(config, who, {"email": True, "email_demandes": False})
     p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
     dispatch = dispatcher(config)
     dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**p[("demarches", events.DEMANDE_SUBMITTED)]))
@@ -181,4 +182,62 @@ def test_account_deleted_purges_inbox_and_mails(running, test_env):
     dispatch("identity", events.ACCOUNT_DELETED, deleted)
     dispatch("identity", events.ACCOUNT_DELETED, deleted)  # redelivery is harmless
     with ClusterRpcProxy(config, timeout=20) as rpc:
-        assert wait_for(lambda: rpc.notify.export_personal_data(who["id"]) == {"notifications": [], "emails": []}, 20)
+        assert wait_for(lambda: rpc.notify.export_personal_data(who["id"]) == {
+            "contact": None, "notifications": [], "emails": []}, 20)
+
+
+def contact_copy(config, account_id):
+    with ClusterRpcProxy(config, timeout=20) as rpc:
+        return rpc.notify.export_personal_data(account_id)["contact"]
+
+
+def test_the_contact_copy_follows_identity_newest_first_and_a_deleted_account_stays_deleted(running, test_env):
+    config, mail = running, test_env.mail
+    who, witness = citizen(config, mail, "copy"), citizen(config, mail, "witness")
+    assert contact_copy(config, who["id"]) == {"email": who["email"], "notification_prefs": {"email": True}}
+    dispatch = dispatcher(config)
+    moved = f"moved-{who['email']}"
+    newer = events.payload(account_id=who["id"], email=moved, notification_prefs={"email": True}, version=5)
+    older = events.payload(account_id=who["id"], email="stale@example.test", notification_prefs={"email": False},
+                           version=4)
+    dispatch("identity", events.CONTACT_CHANGED, newer)
+    assert wait_for(lambda: contact_copy(config, who["id"])["email"] == moved, 20)
+    dispatch("identity", events.CONTACT_CHANGED, older)  # late, out of order: ignored
+    dispatch("identity", events.CONTACT_CHANGED, newer)  # redelivered: harmless
+    p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
+    submitted = p[("demarches", events.DEMANDE_SUBMITTED)]
+    dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**submitted))
+    assert [subject(m).split(" — ")[1] for m in mail.to(moved, at_least=1)] == ["Demande reçue : Inscription scolaire"]
+    assert contact_copy(config, who["id"])["email"] == moved
+
+    dispatch("identity", events.ACCOUNT_DELETED, events.payload(account_id=who["id"]))
+    assert wait_for(lambda: contact_copy(config, who["id"]) is None, 20)
+    dispatch("identity", events.CONTACT_CHANGED, events.payload(account_id=who["id"], email=moved,
+                                                                notification_prefs={"email": True}, version=99))
+    dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**submitted))  # late, for the deleted account
+    w = sample_payloads(witness["id"], witness["email"], config["BASE_URL"])
+    dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**w[("demarches", events.DEMANDE_SUBMITTED)]))
+    assert wait_for(lambda: inbox(config, witness["token"])["total"] == 1, 20)  # sent after, handled
+    assert len(mail.to(moved, at_least=1, wait_s=1)) == 1
+    assert contact_copy(config, who["id"]) is None
+    with ClusterRpcProxy(config, timeout=20) as rpc:
+        assert rpc.notify.export_personal_data(who["id"])["notifications"] == []
+
+
+def test_without_a_copy_notify_asks_identity_once_then_keeps_it(running, test_env):
+    """Accounts older than the copy (or whose contact_changed is late): identity answers."""
+    config, mail = running, test_env.mail
+    who = citizen(config, mail, "nocopy")
+    from guichet_notify.models import Contact
+
+    engine = create_engine(test_env.db_urls["notify"])
+    with Session(engine) as s:
+        s.execute(delete(Contact).where(Contact.account_id == who["id"]))
+        s.commit()
+    engine.dispose()
+    assert contact_copy(config, who["id"]) is None
+    p = sample_payloads(who["id"], who["email"], config["BASE_URL"])
+    dispatch = dispatcher(config)
+    dispatch("demarches", events.DEMANDE_SUBMITTED, events.payload(**p[("demarches", events.DEMANDE_SUBMITTED)]))
+    assert len(mail.to(who["email"], at_least=3)) == 3  # activation, activated, this one
+    assert contact_copy(config, who["id"]) == {"email": who["email"], "notification_prefs": {"email": True}}
