@@ -96,6 +96,22 @@ def test_submit_checks_everything_then_is_idempotent(make_citizen):
     assert [(i["id"], i["status"], i["tracking_number"]) for i in mine["items"]] == [(did, "en_attente", number)]
 
 
+def test_an_idempotency_key_serves_one_submission_only(make_citizen):
+    c = make_citizen("idemsub")
+    key = {"Idempotency-Key": "envoi-" + uuid.uuid4().hex}
+    first, second = start_acte(c), start_acte(c)
+    for did in (first, second):
+        fill_acte(c, did)
+        upload(c, did)
+    sent = c.post(f"/api/v1/demandes/{first}/submit", headers=key)
+    assert sent.status_code == 200
+    r = c.post(f"/api/v1/demandes/{second}/submit", headers=key)
+    assert r.status_code == 409 and "idempotence" in r.get_json()["detail"]
+    assert c.get(f"/api/v1/demandes/{second}").get_json()["status"] == "brouillon"  # nothing sent
+    assert c.post(f"/api/v1/demandes/{first}/submit", headers=key).get_json() == sent.get_json()
+    assert c.post(f"/api/v1/demandes/{second}/submit").status_code == 200  # without the key: sent
+
+
 def test_idempotency_key_on_create_makes_one_draft(make_citizen):
     c = make_citizen("idem")
     key = {"Idempotency-Key": "cle-" + uuid.uuid4().hex}

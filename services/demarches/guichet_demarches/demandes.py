@@ -398,23 +398,27 @@ def _use_justificatifs(uow: UnitOfWork, ports: Ports, token: str, d: Demande, de
 def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Caller, demande_id: Any,
            idempotency_key: Any = None, update_profile: Any = False) -> dict[str, Any]:
     s = uow.session
-    replay = _idempotent(s, caller.id, "submit", idempotency_key)
-    if replay:
-        if replay.get("id") == demande_id:
-            return {k: v for k, v in replay.items() if k != "id"}
-        raise WrongStatus("Cette clé d'idempotence a déjà servi pour une autre demande.")
-    present = {r for r in s.execute(select(Attachment.requirement).where(Attachment.demande_id == demande_id)).scalars()
-               if r} if isinstance(demande_id, str) else set()
-    d = load_own(s, caller, demande_id)
+    # Locked at once: the usual submission asks nobody else, so one read takes the row.
+    d = load_own(s, caller, demande_id, lock=True)
     if d.status != "brouillon":
+        # A retry of a submission that went through answers as the first time did (the
+        # key is looked up only here: a first submission does not pay for the lookup).
+        replay = _idempotent(s, caller.id, "submit", idempotency_key)
+        if replay and replay.get("id") == demande_id:
+            uow.rollback()
+            return {k: v for k, v in replay.items() if k != "id"}
         raise WrongStatus("Cette demande a déjà été envoyée.")
     defn = definition_of(s, d)
+    present = {r for r in s.execute(select(Attachment.requirement).where(Attachment.demande_id == d.id)).scalars()
+               if r}
     if domain.missing_attachments(defn, present):
-        # Other services are asked before any row is locked (see service.releasing).
+        # The wallet is asked with no row locked (see service.releasing), then the row is
+        # taken again and checked again.
+        uow.rollback()
         present = _use_justificatifs(uow, ports, token, d, defn, present)
-    s.refresh(d, with_for_update=True)
-    if d.status != "brouillon":
-        raise WrongStatus("Cette demande a déjà été envoyée.")
+        s.refresh(d, with_for_update=True)
+        if d.status != "brouillon":
+            raise WrongStatus("Cette demande a déjà été envoyée.")
     answers = domain.visible_answers(defn, d.answers or {})
     errors = domain.missing_answers(defn, answers)
     errors.update(domain.missing_attachments(defn, present))
@@ -441,6 +445,8 @@ def submit(uow: UnitOfWork, ports: Ports, base_url: str, token: str, caller: Cal
         replay = _idempotent(s, caller.id, "submit", idempotency_key)
         if replay and replay.get("id") == demande_id:
             return {k: v for k, v in replay.items() if k != "id"}
+        if replay:
+            raise WrongStatus("Cette clé d'idempotence a déjà servi pour une autre demande.") from None
         raise
     queue_changed()
     if update_profile is True:
