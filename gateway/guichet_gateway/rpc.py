@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import socket
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,10 @@ from contextlib import contextmanager
 from typing import Any
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+# kombu tries `import librabbitmq` for every Connection object it builds (one per publish)
+# outside eventlet; a failed import is not remembered, so each try walked sys.path again and
+# cost the gateway as much CPU per request as verifying the JWT. None makes it fail at once.
+sys.modules.setdefault("librabbitmq", None)  # type: ignore[arg-type]
 
 from guichet_common.config import RPC_SERIALIZATION  # noqa: E402
 from guichet_common.rpc import ClusterRpcProxy  # noqa: E402
