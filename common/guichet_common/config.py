@@ -86,6 +86,12 @@ def read_secret(env: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _mailbox(name: str, addr: str) -> str:
+    """`"Name" <addr>`, quoted so a comma or an accent in a city's name stays in the name
+    (notify encodes it for the header)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + f'" <{addr}>'
+
+
 def service_config(service: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Nameko config of one service, built from the environment."""
     env = os.environ if env is None else env
@@ -132,7 +138,8 @@ def service_config(service: str, env: Mapping[str, str] | None = None) -> dict[s
         cfg["SMTP"] = {
             "host": env.get("GUICHET_SMTP_HOST", "127.0.0.1"),
             "port": int(env.get("GUICHET_SMTP_PORT", "8025")),
-            "sender": env.get("GUICHET_MAIL_FROM", "Guichet <ne-pas-repondre@guichet.test>"),
+            # Unset or empty: the mails come from the city, by its name.
+            "sender": env.get("GUICHET_MAIL_FROM") or _mailbox(cfg["CITY_NAME"], "ne-pas-repondre@guichet.test"),
         }
         # Mail retry policy (small values in tests) and the brand colour of the emails.
         cfg["MAIL_RETRY_BASE_S"] = float(env.get("GUICHET_MAIL_RETRY_BASE_S", "30"))

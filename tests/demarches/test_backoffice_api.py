@@ -49,6 +49,9 @@ def test_agent_processes_a_demande_through_the_workflow(make_citizen, agent):
     for bad in ("brouillon", "accordee", "envoye", "nimporte"):
         r = agent.post(f"/api/v1/backoffice/demandes/{did}/transition", json={"to": bad, "comment": ""})
         assert r.status_code == 409, bad
+    for missing in ({}, {"to": ""}, {"to": None}, {"status": "clos"}):  # no target: bad input, not a conflict
+        r = agent.post(f"/api/v1/backoffice/demandes/{did}/transition", json=missing)
+        assert r.status_code == 422 and "to" in r.get_json()["errors"], missing
     r = agent.post(f"/api/v1/backoffice/demandes/{did}/assign", json={})
     assert r.status_code == 200 and r.get_json()["assigned_to"]
     assert did in [i["id"] for i in agent.get("/api/v1/backoffice/demandes?assigned=me&page_size=500")

@@ -226,9 +226,11 @@ def transition(uow: UnitOfWork, base_url: str, caller: Caller, demande_id: Any, 
     s = uow.session
     d = _load(s, demande_id, lock=True)
     defn = definition_of(s, d)
-    if not isinstance(to, str) or to not in domain.allowed_transitions(defn, d.status):
+    if not isinstance(to, str) or not to.strip():
+        raise InvalidAnswers("Choisissez le nouveau statut.", errors={"to": ["Choisissez le nouveau statut."]})
+    if to not in domain.allowed_transitions(defn, d.status):
         raise WrongStatus(f"Le passage de « {domain.status_label(defn, d.status)} » à « "
-                          f"{domain.status_label(defn, str(to)) if isinstance(to, str) else to} » n'est pas prévu "
+                          f"{domain.status_label(defn, to)} » n'est pas prévu "
                           "pour cette démarche.")
     text = comment.strip()[:5000] if isinstance(comment, str) else ""
     if to == domain.INFO_STATUS and not text:

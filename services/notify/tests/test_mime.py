@@ -20,7 +20,8 @@ def parse(data: bytes) -> email.message.EmailMessage:
 
 @pytest.mark.parametrize("sender", ["Ville de Bellerive <ne-pas-repondre@bellerive.test>",
                                     "Mairie d'Évry-sur-Seine <ne-pas-repondre@evry.test>",
-                                    "ne-pas-repondre@bellerive.test"])
+                                    "ne-pas-repondre@bellerive.test",
+                                    '"Mairie d\'Évry, Essonne" <ne-pas-repondre@evry.test>'])
 @pytest.mark.parametrize("subject", ["Essai", "Ville de Bellerive — Demande reçue : Demande d'acte de naissance",
                                      "A plain ASCII subject that is long enough to need folding over two lines "
                                      "of a header"])
