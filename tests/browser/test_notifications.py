@@ -65,6 +65,7 @@ def test_badge_inbox_mark_read_and_live_arrival(page, app, stack, live_server, a
     assert badge(page) == "3"
     items = page.locator("#notifications-list > li")
     assert items.count() == 3
+    assert page.locator("#notifications-summary").inner_text() == "3 notifications, dont 3 non lues."
     assert page.locator("#notifications-list .govuk-tag", has_text="Non lue").count() == 3
     assert page.get_by_text("Dossier complet").is_visible()
     assert page.locator(f'#notifications-list a[href="/demandes/{DEMANDE}"]').count() == 2
@@ -79,6 +80,8 @@ def test_badge_inbox_mark_read_and_live_arrival(page, app, stack, live_server, a
     assert "Nouveau message des services de la ville" in first.inner_text()
     assert "Merci de confirmer votre adresse." in first.inner_text()
     assert badge(page) == "4"
+    assert page.locator("#notifications-summary").inner_text() == "4 notifications, dont 4 non lues."
+    assert first.locator(f'a[href="/demandes/{DEMANDE}"]').inner_text().startswith("Voir la demande")
     page.wait_for_function("document.getElementById('notifications-live').textContent.includes('Nouvelle notification')")
     assert page.locator("#notifications-live").get_attribute("aria-live") == "polite"
     assert_accessible(page)

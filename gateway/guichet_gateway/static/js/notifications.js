@@ -97,14 +97,39 @@
     body.style.whiteSpace = "pre-line";
     body.textContent = n.body || "";
     item.appendChild(body);
+    if (n.demande_id) {
+      var more = document.createElement("p");
+      more.className = "govuk-body";
+      var see = document.createElement("a");
+      see.className = "govuk-link";
+      see.href = "/demandes/" + encodeURIComponent(n.demande_id);
+      see.textContent = "Voir la demande";
+      var about = document.createElement("span");
+      about.className = "govuk-visually-hidden";
+      about.textContent = " concernée par « " + n.title + " »";
+      see.appendChild(about);
+      more.appendChild(see);
+      item.appendChild(more);
+    }
     var group = document.createElement("div");
     group.className = "govuk-button-group";
     group.appendChild(actionForm("/notifications/" + id + "/lue", "Marquer comme lue", n.title, "govuk-button--secondary"));
     group.appendChild(actionForm("/notifications/" + id + "/supprimer", "Supprimer", n.title, "govuk-button--warning"));
     item.appendChild(group);
     list.insertBefore(item, list.firstChild);
-    var unread = document.getElementById("notifications-unread");
-    if (unread) { unread.textContent = String((parseInt(unread.textContent, 10) || 0) + 1); }
+    countOneMore();
+  }
+
+  // "N notifications, dont M non lues." follows what the list shows.
+  function countOneMore() {
+    var summary = document.getElementById("notifications-summary");
+    if (!summary) { return; }
+    var total = (parseInt(summary.getAttribute("data-total"), 10) || 0) + 1;
+    var unread = (parseInt(summary.getAttribute("data-unread"), 10) || 0) + 1;
+    summary.setAttribute("data-total", String(total));
+    summary.setAttribute("data-unread", String(unread));
+    summary.textContent = total + " notification" + (total > 1 ? "s" : "") + ", dont " + unread + " non lue" +
+      (unread > 1 ? "s" : "") + ".";
   }
 
   function announce(text) {
