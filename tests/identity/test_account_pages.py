@@ -90,6 +90,17 @@ def test_sign_in_sets_httponly_cookies_honours_next_and_signs_out(gateway_app, m
     assert c.get("/mon-compte").status_code == 302
 
 
+def test_agents_land_on_the_back_office_unless_a_page_was_asked_for(gateway_app):
+    c = fresh_client(gateway_app)
+    r = post_form(c, "/connexion", {"email": "agent@guichet.test", "password": "AgentDemo2026!"})
+    assert r.status_code == 302 and r.headers["Location"] == "/backoffice"
+    assert c.get("/connexion").headers["Location"] == "/backoffice"  # already signed in
+    other = fresh_client(gateway_app)
+    r = post_form(other, "/connexion?next=/porte-documents", {"email": "agent@guichet.test",
+                                                               "password": "AgentDemo2026!", "next": "/porte-documents"})
+    assert r.headers["Location"] == "/porte-documents"
+
+
 def test_wrong_password_message_and_brake(gateway_app, mail):
     c = fresh_client(gateway_app)
     r = post_form(c, "/connexion", {"email": "nobody@example.test", "password": "Mauvais2026"})

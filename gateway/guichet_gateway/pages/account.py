@@ -29,10 +29,11 @@ from flask import (
     request,
     session,
 )
-from guichet_common.errors import parse_remote
+from guichet_common.auth import Caller
+from guichet_common.errors import Unauthorized, parse_remote
 from nameko.exceptions import RemoteError
 
-from ..auth import REFRESH_COOKIE
+from ..auth import REFRESH_COOKIE, verifier
 from . import formatting
 from .session import clear_session, login_required, page_caller, rpc, safe_next, set_session, staff_required
 
@@ -140,24 +141,43 @@ def activation() -> Any:
 AUTH_PAGES = ("/connexion", "/inscription", "/activation", "/mot-de-passe", "/franceconnect", "/deconnexion")
 
 
-def _next() -> str:
-    target = safe_next(request.values.get("next") or request.values.get("suivant"), "/mon-compte")
+def _requested_next() -> str | None:
+    """The page to return to after signing in, when one was asked for (same site only)."""
+    raw = request.values.get("next") or request.values.get("suivant")
+    if not raw:
+        return None
+    target = safe_next(raw, "/mon-compte")
     return "/mon-compte" if target.startswith(AUTH_PAGES) else target
+
+
+def _next() -> str:
+    return _requested_next() or "/mon-compte"
+
+
+def _home(caller: Caller | None) -> str:
+    """Where signing in leads when no page was asked for: agents and administrators to the
+    back-office (their daily work), everyone else to their account."""
+    return "/backoffice" if caller is not None and caller.is_staff else "/mon-compte"
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 def connexion() -> Any:
-    target = _next()
+    requested = _requested_next()
     values = form("email")
     errors: dict[str, list[str]] = {}
     throttled = False
-    if request.method == "GET" and page_caller() is not None:
-        return redirect(target)
+    if request.method == "GET" and (caller := page_caller()) is not None:
+        return redirect(requested or _home(caller))
     if request.method == "POST":
         pair, problem = call("login", values["email"], request.form.get("password", ""), request.remote_addr or "")
         if pair:
             g.pop("new_session", None)
-            return set_session(go(target), pair)
+            if requested is None:
+                try:
+                    requested = _home(verifier().verify(pair["access_token"]))
+                except Unauthorized:  # the session is set anyway; the account page is a safe landing
+                    requested = "/mon-compte"
+            return set_session(go(requested), pair)
         assert problem is not None
         throttled = problem["kind"] == "too_many"
         if throttled:
@@ -167,7 +187,7 @@ def connexion() -> Any:
                       "password": ["Vérifiez votre mot de passe, ou choisissez-en un nouveau."]}
     resp = make_response(render_template(
         "account/connexion.html", page_title="Se connecter", values=values, errors=errors, has_errors=bool(errors),
-        next=target, franceconnect=franceconnect_enabled()))
+        next=requested or "", franceconnect=franceconnect_enabled()))
     if throttled:
         resp.status_code = 429
     return resp
