@@ -37,6 +37,10 @@ class RecordingSMTP(smtplib.SMTP):
     send_by: float | None = None  # time.monotonic() after which this sender no longer holds the lease
 
     def data(self, msg: Any) -> tuple[int, bytes]:
+        if self.send_by is not None and time.monotonic() > self.send_by:
+            # Another sender may have claimed this mail since: never let both send it. Checked
+            # before DATA, so the caller's RSET is a command, not a line of the message.
+            raise LeaseExpired()
         self.putcmd("data")
         code, repl = self.getreply()
         if code != 354:
@@ -46,9 +50,6 @@ class RecordingSMTP(smtplib.SMTP):
         q = smtplib._quote_periods(msg)  # type: ignore[attr-defined]
         if q[-2:] != b"\r\n":
             q = q + b"\r\n"
-        if self.send_by is not None and time.monotonic() > self.send_by:
-            # Another sender may have claimed this mail since: never let both send it.
-            raise LeaseExpired()
         self.send(q + b".\r\n")
         if self.before_reply is not None:
             self.before_reply()

@@ -53,3 +53,22 @@ def test_sessions_idle_too_long_are_closed_not_reused(sink: MailSink, monkeypatc
     assert len(mailer._idle) == Mailer.IDLE_SESSIONS  # the extra ones were closed
     monkeypatch.setattr(Mailer, "IDLE_MAX_S", -1.0)
     assert mailer.checkout() not in kept and mailer._idle == []
+
+
+def test_an_expired_lease_stops_before_data_and_the_session_stays_usable(sink: MailSink) -> None:
+    from guichet_notify.dependencies import LeaseExpired
+
+    addr = "lease@example.test"
+    mailer = Mailer("127.0.0.1", sink.port, "Guichet <ne-pas-repondre@guichet.test>")
+    smtp = mailer.checkout()
+    smtp.timeout = 3.0
+    smtp.sock.settimeout(3.0)  # a session left in DATA would hang here rather than answer
+    smtp.send_by = 0.0  # long past
+    with pytest.raises(LeaseExpired):
+        send(mailer, smtp, addr, 1)
+    assert smtp.rset()[0] == 250  # a command the server answers, not a line of a message
+    smtp.send_by = None
+    send(mailer, smtp, addr, 2)
+    mailer.checkin(smtp, True)
+    msgs = sink.to(addr, at_least=1)
+    assert [m["Subject"] for m in msgs] == ["Essai 2"]
