@@ -216,9 +216,10 @@ def deliver(uow: UnitOfWork, mailer: Mailer, mail_ids: Iterable[str], policy: do
     """Send the given due mails over one SMTP session. Returns how many were sent.
 
     A mail is recorded as sent once the whole message is on the wire, before the server's
-    reply (see RecordingSMTP); a refusal or a broken session puts it back in the queue. The
-    window left for a duplicate is a crash during that one local commit (SMTP has no way to
-    ask the server afterwards); the Message-ID is stable so a copy stays recognisable.
+    reply (see RecordingSMTP): first a line in the local journal (replayed after a crash),
+    then the database. The window left for a duplicate is a crash between the message's last
+    byte and that journal line, with no yield between them (SMTP has no way to ask the server
+    afterwards); the Message-ID is stable so a copy stays recognisable.
     """
     # leased: just stored by handle_event with a lease for us (the objects, still in the session)
     claimed = list(leased) + [m for m in (_claim(uow, i, policy) for i in mail_ids) if m is not None]
