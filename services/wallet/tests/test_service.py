@@ -152,7 +152,9 @@ def test_no_plaintext_in_the_object_store_nor_under_var(wallet, test_env):
     assert len(names) == 3  # the document, the demande copy, the review copy
     for name in store.list():
         blob = store.read(name)
-        assert marker not in blob and data[:64] not in blob and b"%PDF" not in blob
+        # Not `b"%PDF" not in blob`: four bytes turn up by chance in megabytes of ciphertext
+        # (it happened); a plaintext copy would start with them, and would hold the marker.
+        assert marker not in blob and data[:64] not in blob and not blob.startswith(b"%PDF"), name
     for path in Path(test_env.tmp).rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), path
