@@ -8,8 +8,8 @@ closes whatever is left.
 
 Why an outbox: an event must not be lost if the process dies between the commit and
 the publish. Events are written in the same transaction as the change, published once
-the worker has answered (UnitOfWork.defer_publish), and a timer re-publishes any row left unsent (at-least-once; handlers
-are idempotent on `event_id`).
+the worker has answered (UnitOfWork.defer_publish), and a timer re-publishes any row left
+unsent (at-least-once; handlers are idempotent on `event_id`).
 """
 from __future__ import annotations
 
@@ -191,10 +191,9 @@ class UnitOfWork:
         self._publish_hint = publish_hint
         self._defer = defer_publish
         self._published = published  # None: delete each row as soon as it is published
-        self._pending: list[tuple[str, str, dict[str, Any]]] = []  # not committed yet
-        self._committed: list[tuple[str, str, dict[str, Any]]] = []  # committed, not published yet
-        self._hints: list[tuple[str, dict[str, Any]]] = []  # not committed yet
-        self._hints_committed: list[tuple[str, dict[str, Any]]] = []
+        # (outbox row id, or None for a hint; event type; payload)
+        self._pending: list[tuple[str | None, str, dict[str, Any]]] = []  # not committed yet
+        self._committed: list[tuple[str | None, str, dict[str, Any]]] = []  # committed, not published yet
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
         if self._outbox_model is None:
@@ -206,34 +205,25 @@ class UnitOfWork:
         """A notice for whoever listens right now (an open page), sent once the change is
         committed: no outbox row, not persisted by the broker, lost if nobody listens or the
         broker is away. For facts other services must not miss, use emit()."""
-        self._hints.append((event_type, payload))
+        self._pending.append((None, event_type, payload))
 
     def commit(self) -> None:
         self.session.commit()
         self._committed += self._pending
         self._pending = []
-        self._hints_committed += self._hints
-        self._hints = []
         if not self._defer:
             self.publish_committed()
 
     def publish_committed(self) -> None:
         """Publish the committed events, then drop their outbox rows (what fails to go out
-        stays there for the timer: flush_outbox); then the committed hints (best effort)."""
-        hints, self._hints_committed = self._hints_committed, []
-        try:
-            self._publish_events()
-        finally:
-            for event_type, payload in hints:
-                try:
-                    if self._publish_hint is not None:
-                        self._publish_hint(event_type, payload)
-                except Exception:  # a notice, not a fact: the page shows it on its next load
-                    log.info("hint %s not published", event_type, exc_info=True)
-
-    def _publish_events(self) -> None:
+        stays there for the timer: flush_outbox); hints go out best effort."""
         rows, self._committed = self._committed, []
-        sent = [event_id for event_id, event_type, payload in rows if self._try_publish(event_type, payload)]
+        sent = []
+        for event_id, event_type, payload in rows:
+            if event_id is None:
+                self._try_hint(event_type, payload)
+            elif self._try_publish(event_type, payload):
+                sent.append(event_id)
         if sent and self._published is not None:
             self._published.add(sent)  # deleted by the next flush_outbox
         elif sent:
@@ -246,7 +236,6 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self._pending = []
-        self._hints = []
         self.session.rollback()
 
     def first_time(self, processed_model: type, event_id: str, handler: str) -> bool:
@@ -267,6 +256,13 @@ class UnitOfWork:
         except Exception:  # the timer will retry from the outbox
             log.warning("publish of %s failed; left in outbox", event_type, exc_info=True)
             return False
+
+    def _try_hint(self, event_type: str, payload: dict[str, Any]) -> None:
+        try:
+            if self._publish_hint is not None:
+                self._publish_hint(event_type, payload)
+        except Exception:  # a notice, not a fact: the page shows it on its next load
+            log.info("hint %s not published", event_type, exc_info=True)
 
     def drop_published(self) -> None:
         """Delete the outbox rows this process published since the last call."""

@@ -8,6 +8,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from guichet_common import events
+from guichet_common.auth import STAFF_ROLES
 from guichet_common.db import UnitOfWork, as_utc, utcnow
 from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -506,9 +507,6 @@ def set_agent(uow: UnitOfWork, email: Any, grant: bool) -> dict[str, Any]:
     uow.commit()
     view = account_view(acc)
     return {"id": acc.id, "email": acc.email, "roles": view["roles"]}
-
-
-STAFF_ROLES = frozenset({"agent", "admin"})
 
 
 def is_staff(roles: Any) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import domain
-from .accounts import by_email, is_staff
+from .accounts import by_email
 from .exceptions import AssociationNotFound, InvalidAccountData, NotAllowed, RnaTaken
 from .models import Account, Association, Membership
 
@@ -26,7 +26,7 @@ def require_admin(caller: Caller) -> None:
 
 
 def require_staff(caller: Caller) -> None:
-    if not is_staff(caller.roles):
+    if not caller.is_staff:
         raise NotAllowed("Réservé aux agents de la ville.")
 
 

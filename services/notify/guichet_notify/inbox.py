@@ -71,7 +71,7 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                 _keep_copy(uow, account_id, info)
             copy = _locked_copy(uow, account_id)
         if copy is None or copy.deleted:  # account gone (or never existed): nothing to notify
-            _commit_once(uow)
+            uow.commit()
             return []
         email = email or copy.email
         prefs = copy.notification_prefs or {}
@@ -102,7 +102,8 @@ def handle_event(uow: UnitOfWork, cfg: dict[str, Any], event_type: str, payload:
                                   next_attempt_at=now() + timedelta(seconds=lease_s), created_at=now(),
                                   last_error=""))
         uow.session.add(mails[-1])
-    return mails if _commit_once(uow) else []
+    uow.commit()
+    return mails
 
 
 def _record(uow: UnitOfWork, event_id: str, event_type: str) -> bool:
@@ -151,16 +152,6 @@ def remember_contact(uow: UnitOfWork, payload: dict[str, Any]) -> None:
         index_elements=[Contact.account_id], set_=values,
         where=(Contact.version < version) & Contact.deleted.is_(False)))
     uow.commit()
-
-
-def _commit_once(uow: UnitOfWork) -> bool:
-    """Commit; False (nothing written) if this event was recorded meanwhile by another worker."""
-    try:
-        uow.commit()
-    except IntegrityError:
-        uow.rollback()
-        return False
-    return True
 
 
 # --- delivery -----------------------------------------------------------------
